@@ -1,0 +1,42 @@
+# The one entry point (STYLE §12). `make help` lists the targets.
+PYTHON ?= $(shell command -v python3.11 || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP_CORE := $(VENV)/.installed-core
+STAMP_DEV := $(VENV)/.installed-dev
+
+.PHONY: help install dev demo lint test test-integration bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(STAMP_CORE): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e .
+	touch $@
+
+$(STAMP_DEV): pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
+	touch $@ $(STAMP_CORE)
+
+install: $(STAMP_CORE)  ## create .venv and install eventlog
+dev: $(STAMP_DEV)  ## install with the dev and bench extras
+
+demo: $(STAMP_CORE)  ## log a real training run into ./eventlog and print its runs and summary
+	$(BIN)/python examples/demo.py
+
+lint: $(STAMP_DEV)  ## ruff and mypy
+	$(BIN)/ruff check src tests benchmarks examples
+	$(BIN)/mypy src/eventlog src/ingest src/query
+
+test: lint  ## lint, then the whole test suite (S3 tests against a moto server on 127.0.0.1)
+	$(BIN)/python -m pytest -q -p no:cacheprovider
+
+bench: $(STAMP_DEV)  ## run the benchmarks (each prints a table and writes benchmarks/results/*.json)
+	$(BIN)/python benchmarks/bench_log.py
+
+clean:  ## remove the virtual environment and caches
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -1,0 +1,49 @@
+"""eventlog: an event-sourced, append-only log for ML experiment tracking.
+
+```python
+import eventlog
+
+log = eventlog.open()                  # $EVENTLOG_URI, else ./eventlog; any fsspec URI
+with log.experiment("iris") as exp:    # a new run
+    exp.log_param("lr", 0.1)
+    exp.log_metric("loss", 0.5, step=1)
+exp.data()                             # a polars DataFrame of the run's events
+```
+"""
+
+from __future__ import annotations
+
+# The core first: ingest/ and query/ import these modules while this package initialises.
+from eventlog.errors import (
+    AlreadyExistsError,
+    BackgroundError,
+    EventLogError,
+    InvalidNameError,
+    NoActiveRunError,
+    StoreUnavailableError,
+)
+from eventlog.event import Event, arrow_schema
+from eventlog.store import Store, open_store
+
+# The facade, which composes ingest/ and query/.
+from eventlog.experiment import Experiment  # noqa: E402
+from eventlog.log import Log, open  # noqa: E402
+from eventlog.shortcuts import experiment, track_this  # noqa: E402
+
+__all__ = [
+    "AlreadyExistsError",
+    "BackgroundError",
+    "Event",
+    "EventLogError",
+    "Experiment",
+    "InvalidNameError",
+    "Log",
+    "NoActiveRunError",
+    "Store",
+    "StoreUnavailableError",
+    "arrow_schema",
+    "experiment",
+    "open",
+    "open_store",
+    "track_this",
+]

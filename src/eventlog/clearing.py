@@ -1,0 +1,21 @@
+"""Deleting one experiment's data (`Experiment.clear(force=True)`)."""
+
+from __future__ import annotations
+
+from eventlog import layout
+from eventlog.store import Store
+
+__all__ = ["clear_experiment"]
+
+
+def clear_experiment(store: Store, experiment: str) -> int:
+    """Delete every segment, compacted file, run claim and artifact of `experiment`; returns the count."""
+    prefixes = [
+        layout.partition_dir(layout.SEGMENTS, experiment, "x").rsplit("/", 1)[0],
+        layout.partition_dir(layout.COMPACTED, experiment, "x").rsplit("/", 1)[0],
+        layout.claims_dir(experiment),
+        f"{layout.ARTIFACTS}/{layout.encode_name(experiment)}",
+    ]
+    paths = [f.path for prefix in prefixes for f in store.find(prefix)]
+    store.delete(paths)
+    return len(paths)

@@ -1,0 +1,30 @@
+"""Environment variable names eventlog reads, in one place (as dvclive's env.py)."""
+
+from __future__ import annotations
+
+__all__ = [
+    "EVENTLOG_RUN_ID",
+    "EVENTLOG_SPOOL_DIR",
+    "EVENTLOG_TRACK_PREFIX",
+    "EVENTLOG_URI",
+    "JOB_ID_VARIABLES",
+    "RANK_VARIABLES",
+]
+
+EVENTLOG_URI = "EVENTLOG_URI"
+EVENTLOG_RUN_ID = "EVENTLOG_RUN_ID"
+EVENTLOG_SPOOL_DIR = "EVENTLOG_SPOOL_DIR"
+EVENTLOG_TRACK_PREFIX = "EVENTLOG_TRACK_"
+
+#: Job ids shared by all ranks of one distributed job, in order of preference.
+JOB_ID_VARIABLES = (
+    EVENTLOG_RUN_ID,
+    "TORCHELASTIC_RUN_ID",
+    "SLURM_JOB_ID",
+    "PBS_JOBID",
+    "LSB_JOBID",
+    "JOB_ID",
+)
+
+#: The process rank within a distributed job, in order of preference.
+RANK_VARIABLES = ("RANK", "SLURM_PROCID", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "LOCAL_RANK")

@@ -1,0 +1,92 @@
+"""Where everything lives inside a store root (DESIGN §3): the one module that knows the layout.
+
+```
+seg/experiment=<name>/date=<YYYY-MM-DD>/<writer>/<seq:020>.parquet   raw segments, one writer each
+cmp/experiment=<name>/date=<YYYY-MM-DD>/<version:020>-<uuid>.parquet compacted (via a manifest only)
+_manifest/<version:020>.json                                         compactor commits
+runs/experiment=<name>/<n:020>                                        run-number claims
+runs/experiment=<name>/job/<job id>                                   job id -> run number index
+artifacts/<experiment>/<run>/<name>                                   artifact payloads
+```
+
+Experiment names and job ids are percent-encoded in paths (polars and DuckDB decode hive values).
+All paths returned here are relative to the store root and use `/`.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from urllib.parse import quote, unquote
+
+__all__ = [
+    "ARTIFACTS",
+    "COMPACTED",
+    "MANIFESTS",
+    "RUNS",
+    "SEGMENTS",
+    "artifact_dir",
+    "claim_path",
+    "claims_dir",
+    "date_of_ns",
+    "encode_name",
+    "experiment_of",
+    "job_index_path",
+    "partition_dir",
+    "segment_path",
+]
+
+SEGMENTS = "seg"
+COMPACTED = "cmp"
+MANIFESTS = "_manifest"
+RUNS = "runs"
+ARTIFACTS = "artifacts"
+_NS_PER_DAY = 86_400 * 10**9
+_EPOCH = _dt.date(1970, 1, 1)
+
+
+def encode_name(name: str) -> str:
+    """Percent-encode a name so that it is one safe path segment."""
+    return quote(name, safe="")
+
+
+def date_of_ns(dt_ns: int) -> str:
+    """The UTC date partition (YYYY-MM-DD) of a timestamp in nanoseconds since the epoch."""
+    return (_EPOCH + _dt.timedelta(days=dt_ns // _NS_PER_DAY)).isoformat()
+
+
+def partition_dir(area: str, experiment: str, date: str) -> str:
+    """`<area>/experiment=<name>/date=<date>`, the hive partition directory of an area (seg or cmp)."""
+    return f"{area}/experiment={encode_name(experiment)}/date={date}"
+
+
+def segment_path(experiment: str, date: str, writer: str, first_seq: int) -> str:
+    """Path of the raw segment whose first event has sequence number `first_seq`."""
+    return f"{partition_dir(SEGMENTS, experiment, date)}/{writer}/{first_seq:020d}.parquet"
+
+
+def experiment_of(path: str) -> str | None:
+    """The experiment name encoded in a path (`.../experiment=<name>/...`), or None."""
+    for part in path.split("/"):
+        if part.startswith("experiment="):
+            return unquote(part[len("experiment=") :])
+    return None
+
+
+def claims_dir(experiment: str) -> str:
+    """Directory of the run-number claims of one experiment."""
+    return f"{RUNS}/experiment={encode_name(experiment)}"
+
+
+def claim_path(experiment: str, run: int) -> str:
+    """The claim object of run number `run`."""
+    return f"{claims_dir(experiment)}/{run:020d}"
+
+
+def job_index_path(experiment: str, job_id: str) -> str:
+    """The object that maps a distributed job id to the run number its ranks share."""
+    return f"{claims_dir(experiment)}/job/{encode_name(job_id)}"
+
+
+def artifact_dir(experiment: str, run: int) -> str:
+    """Directory of one run's artifact payloads."""
+    return f"{ARTIFACTS}/{encode_name(experiment)}/{run}"

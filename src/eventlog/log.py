@@ -1,0 +1,186 @@
+"""`Log`: one open store plus this process's writer; the factory of `Experiment` handles.
+
+`eventlog.open(uri)` returns one. It owns the process's `Recorder` (buffer, flusher, sink),
+closes it at interpreter exit, sends heartbeats for active runs, and offers the store-wide
+operations (`experiments`, `compact`, `recover`).
+"""
+
+from __future__ import annotations
+
+import atexit
+import fnmatch
+import threading
+import time
+import weakref
+from typing import TYPE_CHECKING, Any, Literal
+
+from eventlog import layout
+from eventlog.experiment import Experiment
+from eventlog.identity import current_identity
+from eventlog.store import open_store
+from ingest.recorder import FlushPolicy, Recorder
+
+if TYPE_CHECKING:
+    from types import TracebackType
+
+__all__ = ["HEARTBEAT_SECONDS", "Log", "open"]
+
+#: A run without a `stop` is `running` while it sends a `system`/`heartbeat` event this often.
+HEARTBEAT_SECONDS = 30.0
+
+_open_logs: weakref.WeakSet[Log] = weakref.WeakSet()
+
+
+class Log:
+    """An open store and this process's writer into it.
+
+    Args:
+        uri: any fsspec URI; None means $EVENTLOG_URI, else `./eventlog`.
+        flush_every: seconds between automatic flushes (default 5).
+        max_events: buffered events that trigger a flush.
+        max_buffer: buffered events at which back-pressure applies (default 4 x max_events).
+        on_full: `block` (default) or `drop` when the buffer is full.
+        close_timeout: seconds `close()` waits for the final flush.
+        storage_options: passed to fsspec (e.g. `{"key": ..., "secret": ...}` for S3).
+
+    Raises:
+        StoreUnavailableError: the store cannot be reached (missing bucket, no credentials).
+    """
+
+    def __init__(
+        self,
+        uri: str | None = None,
+        *,
+        flush_every: float = 5.0,
+        max_events: int = 200_000,
+        max_buffer: int | None = None,
+        on_full: Literal["block", "drop"] = "block",
+        close_timeout: float = 30.0,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        self.store = open_store(uri, storage_options)
+        self.identity = current_identity()
+        self.policy = FlushPolicy(
+            flush_every=flush_every, max_events=max_events, max_buffer=max_buffer, on_full=on_full, close_timeout=close_timeout
+        )
+        self.recorder = Recorder(self.store, self.identity, self.policy)
+        self._active: weakref.WeakSet[Experiment] = weakref.WeakSet()
+        self._handles: weakref.WeakSet[Experiment] = weakref.WeakSet()
+        self._active_lock = threading.Lock()
+        self._last_heartbeat = time.monotonic()
+        self._reported_error: BaseException | None = None
+        self.recorder.add_cycle_hook(self._heartbeat)
+        self.recorder.on_error(self._divert_to_slow_path)
+        _open_logs.add(self)
+
+    def __repr__(self) -> str:
+        return f"Log({self.store.uri!r}, writer={self.identity.writer!r})"
+
+    @property
+    def uri(self) -> str:
+        """The store URI."""
+        return self.store.uri
+
+    @property
+    def dropped(self) -> int:
+        """Events dropped because the buffer was full (only with `on_full="drop"`)."""
+        return self.recorder.dropped
+
+    def experiment(self, name: str) -> Experiment:
+        """A handle on experiment `name` (no run yet; `with exp:` starts one).
+
+        Raises:
+            InvalidNameError: the name breaks a naming rule.
+        """
+        handle = Experiment(self, name)
+        self._handles.add(handle)
+        return handle
+
+    def experiments(self, pattern: str = "*") -> list[str]:
+        """Names of the experiments in the store that match the glob `pattern`, sorted."""
+        names = set()
+        for area in (layout.SEGMENTS, layout.RUNS, layout.COMPACTED):
+            for entry in self.store.list_dir(area):
+                name = layout.experiment_of(entry)
+                if name is not None:
+                    names.add(name)
+        return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Write everything logged so far by this process into the store."""
+        self.recorder.flush(timeout)
+
+    def close(self) -> None:
+        """Stop active runs' heartbeats, flush everything (with `close_timeout`) and stop the flusher."""
+        self.recorder.close()
+        _open_logs.discard(self)
+
+    def __enter__(self) -> Log:
+        return self
+
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
+        self.close()
+
+    # -- hooks used by Experiment -------------------------------------------------------------------
+    def track_active(self, experiment: Experiment) -> None:
+        """Record that `experiment` has an active run (it gets heartbeats)."""
+        with self._active_lock:
+            self._active.add(experiment)
+
+    def track_inactive(self, experiment: Experiment) -> None:
+        """Record that `experiment`'s run stopped."""
+        with self._active_lock:
+            self._active.discard(experiment)
+
+    def before_stop(self, experiment: Experiment) -> None:
+        """Called just before a run's `stop` event is logged: log tracked environment variables."""
+        from ingest.env_tracking import log_tracked_environment
+
+        log_tracked_environment(experiment)
+
+    def take_unreported_error(self) -> BaseException | None:
+        """The flusher's current error if it was not yet raised to the user, else None."""
+        error = self.recorder.flusher_error
+        if error is None or error is self._reported_error:
+            return None
+        self._reported_error = error
+        return error
+
+    def _divert_to_slow_path(self, error: BaseException) -> None:
+        # The hot path never checks for errors; emptying its key table sends the next call of
+        # every handle through the slow path, which raises the error once.
+        for handle in list(self._handles):
+            handle.divert_to_slow_path()
+
+    def _heartbeat(self) -> None:
+        now = time.monotonic()
+        if now - self._last_heartbeat < HEARTBEAT_SECONDS:
+            return
+        self._last_heartbeat = now
+        with self._active_lock:
+            active = list(self._active)
+        for experiment in active:
+            experiment.heartbeat()
+
+
+def open(uri: str | None = None, **options: Any) -> Log:  # noqa: A001 - the contract's name
+    """Open the store at `uri` ($EVENTLOG_URI, else ./eventlog) for logging and reading.
+
+    Options: `flush_every`, `max_events`, `max_buffer`, `on_full`, `close_timeout`,
+    `storage_options` (see `Log`).
+
+    Raises:
+        StoreUnavailableError: the store cannot be reached.
+    """
+    return Log(uri, **options)
+
+
+@atexit.register
+def _close_all() -> None:
+    for log in list(_open_logs):
+        try:
+            log.close()
+        except Exception as exc:  # exit must not hang or crash; say what was lost
+            import sys
+
+            print(f"eventlog: closing {log.uri} at exit failed: {exc}", file=sys.stderr)

@@ -1,0 +1,126 @@
+"""Turning what users pass to `log_*` into event fields: numbers, JSON text, steps, timestamps."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import math
+import operator
+import time
+from typing import Any
+
+__all__ = ["numeric_or_none", "to_dt_ns", "to_json", "to_number", "to_step"]
+
+
+def to_number(value: Any, *, key: str) -> float:
+    """A metric value as a float: int, float, bool, numpy scalars and 0-d arrays/tensors are accepted.
+
+    NaN and ±inf are kept as they are.
+
+    Raises:
+        TypeError: the value is not a number (the message names the key and the type).
+    """
+    if isinstance(value, (str, bytes, bytearray)) or value is None:
+        raise TypeError(
+            f"metric {key!r}: value must be a number (int, float, numpy scalar or 0-d tensor), "
+            f"got {type(value).__name__} {value!r}; use log_param/log_event for non-numeric values"
+        )
+    shape = getattr(value, "shape", ())
+    if shape not in ((), None) and tuple(shape) != ():
+        raise TypeError(
+            f"metric {key!r}: value must be a scalar, got an array of shape {tuple(shape)}; "
+            "log one element or reduce it (e.g. .mean()) first"
+        )
+    try:
+        return float(value)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"metric {key!r}: value of type {type(value).__name__} cannot be converted to a float") from exc
+
+
+def numeric_or_none(value: Any) -> float | None:
+    """`value` as a float if it is a real number (not bool, not a string), else None."""
+    if isinstance(value, bool) or value is None:
+        return None
+    if isinstance(value, (int, float)):
+        return float(value)
+    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == ():
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            return None
+    return None
+
+
+def _default(obj: Any) -> Any:
+    dump = getattr(obj, "model_dump", None)  # pydantic v2
+    if callable(dump):
+        return dump(by_alias=True)
+    if hasattr(obj, "tolist"):  # numpy arrays and scalars
+        return obj.tolist()
+    if isinstance(obj, (_dt.datetime, _dt.date)):
+        return obj.isoformat()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    raise TypeError(f"{type(obj).__name__} is not JSON serializable")
+
+
+def to_json(value: Any, *, key: str) -> str:
+    """JSON text of a non-numeric value (dicts, lists, strings, bools, pydantic models, numpy arrays).
+
+    NaN and inf inside containers are written as the JSON extensions NaN/Infinity.
+
+    Raises:
+        TypeError: the value cannot be encoded as JSON; log it as an artifact instead.
+    """
+    try:
+        return json.dumps(value, default=_default, ensure_ascii=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(
+            f"{key!r}: value of type {type(value).__name__} is neither a number nor JSON-encodable; "
+            "store it with log_artifact(obj, name) instead"
+        ) from exc
+
+
+def to_step(step: Any) -> int | None:
+    """A step as an int (numpy ints and integral floats accepted), or None.
+
+    Raises:
+        TypeError: the step is not an integer.
+    """
+    if step is None:
+        return None
+    if isinstance(step, bool):
+        raise TypeError(f"step must be an int or None, got bool {step!r}")
+    if isinstance(step, float):
+        if math.isfinite(step) and step.is_integer():
+            return int(step)
+        raise TypeError(f"step must be an int or None, got float {step!r}")
+    try:
+        return operator.index(step)
+    except TypeError as exc:
+        raise TypeError(f"step must be an int or None, got {type(step).__name__} {step!r}") from exc
+
+
+def to_dt_ns(dt: Any) -> int:
+    """A timestamp in ns since the epoch (UTC): now for None; a datetime (naive means UTC, as in
+    omega-ml), int nanoseconds, or float seconds (as TensorBoard's wall_time).
+
+    Raises:
+        TypeError: `dt` is of another type.
+    """
+    if dt is None:
+        return time.time_ns()
+    if isinstance(dt, _dt.datetime):
+        if dt.tzinfo is None:
+            dt = dt.replace(tzinfo=_dt.timezone.utc)
+        delta = dt - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+        return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
+    if isinstance(dt, bool):
+        raise TypeError("dt must be a datetime, int nanoseconds or float seconds, got bool")
+    if isinstance(dt, int):
+        return dt
+    if isinstance(dt, float):
+        return int(dt * 1e9)
+    if hasattr(dt, "to_pydatetime"):  # pandas Timestamp
+        return to_dt_ns(dt.to_pydatetime())
+    raise TypeError(f"dt must be a datetime, int nanoseconds or float seconds, got {type(dt).__name__} {dt!r}")

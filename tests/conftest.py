@@ -1,0 +1,76 @@
+"""Shared fixtures: a real S3-protocol server (moto) on 127.0.0.1 and stores on every backend.
+
+The moto server runs in-process (`ThreadedMotoServer`) for the whole session; each test that asks
+for `s3_uri` gets its own fresh bucket. Dummy credentials and `AWS_ENDPOINT_URL` are set for the
+session so that s3fs, boto3 and polars all talk to it.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import uuid
+from collections.abc import Iterator
+
+import pytest
+
+os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
+os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
+os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "EVENTLOG_URI", "EVENTLOG_RUN_ID", "RANK", "SLURM_JOB_ID", "SLURM_PROCID"):
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint() -> Iterator[str]:
+    """The URL of a moto S3 server listening on 127.0.0.1 (started once per session)."""
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    previous = os.environ.get("AWS_ENDPOINT_URL")
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    yield endpoint
+    if previous is None:
+        os.environ.pop("AWS_ENDPOINT_URL", None)
+    else:
+        os.environ["AWS_ENDPOINT_URL"] = previous
+    server.stop()
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint: str) -> str:
+    """A new, empty bucket on the moto server."""
+    import boto3
+
+    name = f"evlog-{uuid.uuid4().hex[:12]}"
+    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    return name
+
+
+@pytest.fixture
+def s3_uri(s3_bucket: str) -> str:
+    """A store URI inside a fresh bucket on the moto server."""
+    return f"s3://{s3_bucket}/store"
+
+
+@pytest.fixture
+def local_uri(tmp_path: object) -> str:
+    """A store URI in a fresh temporary directory."""
+    return str(tmp_path) + "/store"  # type: ignore[operator]
+
+
+@pytest.fixture
+def memory_uri() -> str:
+    """A store URI on fsspec's in-process memory filesystem."""
+    return f"memory://evlog-{uuid.uuid4().hex[:12]}"
+
+
+@pytest.fixture(params=["local", "memory", pytest.param("s3", marks=pytest.mark.s3)])
+def any_uri(request: pytest.FixtureRequest) -> str:
+    """A store URI on each backend in turn: local disk, memory://, and S3 (moto)."""
+    fixture = {"local": "local_uri", "memory": "memory_uri", "s3": "s3_uri"}[request.param]
+    return str(request.getfixturevalue(fixture))
