@@ -33,10 +33,13 @@ lint: $(STAMP_DEV)  ## ruff and mypy
 	$(BIN)/mypy src/eventlog src/ingest src/query
 
 test: lint  ## lint, then the whole test suite (S3 tests against a moto server on 127.0.0.1)
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not integration"
 
-bench: $(STAMP_DEV)  ## run the benchmarks (each prints a table and writes benchmarks/results/*.json)
-	$(BIN)/python benchmarks/bench_log.py
+test-integration: $(STAMP_DEV)  ## install, start and test against Ceph RGW (real race-safe S3), then stop it
+	bash scripts/test-integration.sh
+
+bench: $(STAMP_DEV)  ## run every benchmark (each prints a table and writes benchmarks/results/*.json)
+	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -14,7 +14,6 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from eventlog import run_claims
 from eventlog.errors import BackgroundError, NoActiveRunError
 from eventlog.identity import job_id
 from eventlog.names import validate_experiment, validate_key
@@ -74,7 +73,7 @@ class Experiment:
         """
         self._recorder.check()
         if run is None:
-            run = run_claims.claim_run(self._log.store, self.name, writer=self._log.identity.writer, job=job_id())
+            run = self._log.claim_run(self.name, job_id())
         self._set_run(run, active=True)
         self._started_ns = time.time_ns()
         self._log_generic("start", "run", run, None, None, {"job": job_id()} if job_id() else {})
@@ -124,7 +123,7 @@ class Experiment:
             NoActiveRunError: the experiment has no run yet.
         """
         if run is None:
-            run = run_claims.latest_run(self._log.store, self.name)
+            run = self._log.latest_run(self.name)
             if run is None:
                 raise NoActiveRunError(f"experiment {self.name!r} has no runs yet; start one with exp.start() or `with exp:`")
         self._set_run(run, active=True)
@@ -334,6 +333,12 @@ class Experiment:
 
         frame = self.data(run=run, event="artifact", key=key, **filters)
         return restore_artifacts(self._log.store, frame)
+
+    def plot(self, key: Any, run: Any = "*", **filters: Any) -> Any:
+        """A matplotlib figure of metric `key` against step, one line per run; see `query.plot`."""
+        from query.plot import plot_metric
+
+        return plot_metric(self._log.store, self.name, key, run=run, **filters)
 
     def clear(self, force: bool = False) -> int:
         """Delete this experiment's events, run claims and artifacts; refuses without `force=True`.

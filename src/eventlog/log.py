@@ -14,7 +14,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, Literal
 
-from eventlog import layout
+from eventlog import layout, run_claims
 from eventlog.experiment import Experiment
 from eventlog.identity import current_identity
 from eventlog.store import open_store
@@ -56,14 +56,30 @@ class Log:
         max_buffer: int | None = None,
         on_full: Literal["block", "drop"] = "block",
         close_timeout: float = 30.0,
+        durability: Literal["memory", "spool", "sync"] = "spool",
         storage_options: dict[str, Any] | None = None,
+        token: str | None = None,
     ) -> None:
-        self.store = open_store(uri, storage_options)
         self.identity = current_identity()
         self.policy = FlushPolicy(
-            flush_every=flush_every, max_events=max_events, max_buffer=max_buffer, on_full=on_full, close_timeout=close_timeout
+            flush_every=flush_every,
+            max_events=max_events,
+            max_buffer=max_buffer,
+            on_full=on_full,
+            close_timeout=close_timeout,
+            durability=durability,
         )
-        self.recorder = Recorder(self.store, self.identity, self.policy)
+        self.remote: Any = None
+        if uri is not None and uri.startswith(("http://", "https://")):
+            # A remote logger: events go to a collector (`eventlog serve`), which owns the store.
+            from ingest.remote import RemoteClient
+
+            self.remote = RemoteClient(uri, token=token)
+            self.store = self.remote.store_view()
+            self.recorder = Recorder(self.store, self.identity, self.policy, sink=self.remote.sink)
+        else:
+            self.store = open_store(uri, storage_options)
+            self.recorder = Recorder(self.store, self.identity, self.policy)
         self._active: weakref.WeakSet[Experiment] = weakref.WeakSet()
         self._handles: weakref.WeakSet[Experiment] = weakref.WeakSet()
         self._active_lock = threading.Lock()
@@ -109,6 +125,48 @@ class Log:
     def flush(self, timeout: float | None = None) -> None:
         """Write everything logged so far by this process into the store."""
         self.recorder.flush(timeout)
+
+    def claim_run(self, experiment: str, job: str | None) -> int:
+        """Claim the next run number of `experiment` (or join distributed job `job`'s run)."""
+        if self.remote is not None:
+            return int(self.remote.claim_run(experiment, writer=self.identity.writer, job=job))
+        return run_claims.claim_run(self.store, experiment, writer=self.identity.writer, job=job)
+
+    def latest_run(self, experiment: str) -> int | None:
+        """The highest run number of `experiment`, or None."""
+        if self.remote is not None:
+            latest = self.remote.latest_run(experiment)
+            return None if latest is None else int(latest)
+        return run_claims.latest_run(self.store, experiment)
+
+    def compact(self, experiment: str = "*", **policy: Any) -> Any:
+        """Merge small segments of the matching experiments into large sorted files (DESIGN §3).
+
+        Returns:
+            A report of what was merged (see `eventlog.compactor.compact`).
+        """
+        from eventlog.compactor import compact
+
+        self.flush()
+        return compact(self.store, experiment, **policy)
+
+    def gc(self, *, grace: float = 3600.0, dry_run: bool = True, force: bool = False) -> Any:
+        """Delete covered segments and orphaned compacted files older than `grace` seconds.
+
+        Dry run by default: returns what would be deleted (see `eventlog.gc.collect_garbage`).
+        """
+        from eventlog.gc import collect_garbage
+
+        return collect_garbage(self.store, grace=grace, dry_run=dry_run, force=force)
+
+    def recover(self) -> int:
+        """Turn leftover spool frames of dead writers into segments; returns how many events.
+
+        See `ingest.recovery.recover`.
+        """
+        from ingest.recovery import recover
+
+        return int(recover(self.store))
 
     def close(self) -> None:
         """Stop active runs' heartbeats, flush everything (with `close_timeout`) and stop the flusher."""

@@ -38,6 +38,10 @@ class FlushPolicy:
         on_full: `block` the logging call until the flusher catches up (default, loses nothing),
             or `drop` the event and count it (`Log.dropped`).
         close_timeout: seconds `close()` (and interpreter exit) waits for the final flush.
+        durability: `memory` (no spool: a crash loses what was not yet in a segment), `spool`
+            (default: every flushed batch is appended to a local spool file first; a crash loses
+            only events logged since the last spool write), `sync` (`flush()` returns only once
+            the segments are in the store).
     """
 
     flush_every: float = 5.0
@@ -45,12 +49,15 @@ class FlushPolicy:
     max_buffer: int | None = None
     on_full: Literal["block", "drop"] = "block"
     close_timeout: float = 30.0
+    durability: Literal["memory", "spool", "sync"] = "spool"
 
     def __post_init__(self) -> None:
         if self.flush_every <= 0:
             raise ValueError(f"flush_every must be > 0 seconds, got {self.flush_every}")
         if self.max_events < 1:
             raise ValueError(f"max_events must be >= 1, got {self.max_events}")
+        if self.durability not in ("memory", "spool", "sync"):
+            raise ValueError(f"durability must be 'memory', 'spool' or 'sync', got {self.durability!r}")
         if self.on_full not in ("block", "drop"):
             raise ValueError(f"on_full must be 'block' or 'drop', got {self.on_full!r}")
 
