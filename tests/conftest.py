@@ -13,6 +13,11 @@ import uuid
 from collections.abc import Iterator
 
 import pytest
+from hypothesis import HealthCheck, settings
+
+# Timing-based health checks are noise on a shared 2-core machine; correctness is what we test.
+settings.register_profile("eventlog", deadline=None, suppress_health_check=[HealthCheck.too_slow])
+settings.load_profile("eventlog")
 
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")

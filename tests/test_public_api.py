@@ -1,0 +1,50 @@
+"""Every exported name imports and is documented; the facade matches DESIGN §10."""
+
+from __future__ import annotations
+
+import importlib
+import inspect
+
+import pytest
+
+PACKAGES = ["eventlog", "ingest", "query"]
+
+
+@pytest.mark.parametrize("package", PACKAGES)
+def test_every_exported_name_exists_and_has_a_docstring(package: str) -> None:
+    module = importlib.import_module(package)
+    assert module.__doc__
+    assert list(module.__all__) == sorted(module.__all__), f"{package}.__all__ is not sorted"
+    for name in module.__all__:
+        obj = getattr(module, name)
+        if inspect.isclass(obj) or inspect.isfunction(obj):
+            assert inspect.getdoc(obj), f"{package}.{name} has no docstring"
+
+
+def test_contract_methods_exist() -> None:
+    import eventlog
+
+    for name in ["open", "experiment", "track_this", "Log", "Experiment"]:
+        assert hasattr(eventlog, name)
+    for name in ["experiment", "experiments", "close", "compact", "recover", "flush"]:
+        assert callable(getattr(eventlog.Log, name))
+    for name in [
+        "start", "stop", "use", "status", "log_metric", "log_metrics", "log_param", "log_params", "log_event",
+        "log_artifact", "log_system", "log_extra", "flush", "data", "summary", "runs", "restore_artifacts", "clear",
+    ]:
+        assert inspect.getdoc(getattr(eventlog.Experiment, name)), name
+
+
+def test_core_imports_neither_ingest_nor_query() -> None:
+    import pathlib
+
+    import eventlog
+
+    facade = {"log.py", "experiment.py", "shortcuts.py", "cli.py", "__init__.py"}
+    root = pathlib.Path(eventlog.__file__).parent
+    for path in root.glob("*.py"):
+        if path.name in facade or path.name.startswith("_cli"):
+            continue
+        text = path.read_text()
+        assert "import ingest" not in text and "from ingest" not in text, path.name
+        assert "import query" not in text and "from query" not in text, path.name
