@@ -38,7 +38,7 @@ class Log:
         uri: any fsspec URI; None means $EVENTLOG_URI, else `./eventlog`.
         flush_every: seconds between automatic flushes (default 5).
         max_events: buffered events that trigger a flush.
-        max_buffer: buffered events at which back-pressure applies (default 4 x max_events).
+        max_buffer: buffered events at which back-pressure applies (default 2 x max_events).
         on_full: `block` (default) or `drop` when the buffer is full.
         close_timeout: seconds `close()` waits for the final flush.
         storage_options: passed to fsspec (e.g. `{"key": ..., "secret": ...}` for S3).
@@ -52,7 +52,7 @@ class Log:
         uri: str | None = None,
         *,
         flush_every: float = 5.0,
-        max_events: int = 200_000,
+        max_events: int = 100_000,
         max_buffer: int | None = None,
         on_full: Literal["block", "drop"] = "block",
         close_timeout: float = 30.0,

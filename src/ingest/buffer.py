@@ -100,8 +100,11 @@ class WriteBuffer:
 
     def pending(self) -> int:
         """How many events wait in the buffer (approximate while others append)."""
+        # O(1): block rows are counted as (rows x size of the newest row), since the buffer is
+        # checked on the hot path and summing every row's length made log_metrics quadratic.
         blocks = self.block_rows
-        return len(self.scalar_rows) + len(self.generic_rows) + sum(len(row[1]) for row in blocks[:])
+        block_events = len(blocks) * len(blocks[-1][1]) if blocks else 0
+        return len(self.scalar_rows) + len(self.generic_rows) + block_events
 
     # -- draining (the flusher's thread) ----------------------------------------------------------
     def drain(self) -> list[Segment]:

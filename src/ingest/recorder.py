@@ -33,8 +33,9 @@ class FlushPolicy:
 
     Attributes:
         flush_every: seconds between automatic flushes (default 5).
-        max_events: buffered events that trigger a flush (default 200,000, ~1.7 MB segments).
-        max_buffer: buffered events at which back-pressure applies (default 4 x max_events).
+        max_events: buffered events that trigger a flush (default 100,000, ~0.9 MB segments).
+        max_buffer: buffered events at which back-pressure applies (default 2 x max_events;
+            it bounds memory: ~160 bytes per buffered event).
         on_full: `block` the logging call until the flusher catches up (default, loses nothing),
             or `drop` the event and count it (`Log.dropped`).
         close_timeout: seconds `close()` (and interpreter exit) waits for the final flush.
@@ -45,7 +46,7 @@ class FlushPolicy:
     """
 
     flush_every: float = 5.0
-    max_events: int = 200_000
+    max_events: int = 100_000
     max_buffer: int | None = None
     on_full: Literal["block", "drop"] = "block"
     close_timeout: float = 30.0
@@ -64,7 +65,7 @@ class FlushPolicy:
     @property
     def capacity(self) -> int:
         """Buffered events at which back-pressure applies."""
-        return self.max_buffer or 4 * self.max_events
+        return self.max_buffer or 2 * self.max_events
 
 
 class Recorder:
