@@ -96,7 +96,7 @@ def test_values_nan_inf_numpy_and_unicode_keys_are_kept(any_uri: str) -> None:
 def test_explicit_dt_and_extras_become_columns(local_uri: str) -> None:
     log = eventlog.open(local_uri)
     exp = log.experiment("extras")
-    when = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.timezone.utc)
+    when = dt.datetime(2024, 5, 1, 12, 0, tzinfo=dt.UTC)
     with exp:
         exp.log_metric("a", 1.0, dt=when)
         exp.log_extra(tag="v1.5")
