@@ -92,3 +92,21 @@ def test_missing_bucket_is_a_clear_error(s3_endpoint: str) -> None:
 def test_unknown_protocol_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="cannot open store"):
         open_store("nosuchproto://x/y")
+
+
+@pytest.mark.s3
+def test_missing_credentials_are_a_clear_error(s3_bucket: str, s3_endpoint: str, tmp_path: object) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ENDPOINT_URL=s3_endpoint, AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=os.devnull,
+               AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+    code = (
+        "import sys\nfrom eventlog.store import open_store\nfrom eventlog.errors import StoreUnavailableError\n"
+        "try:\n    open_store(sys.argv[1])\nexcept StoreUnavailableError as e:\n    print('ERR', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, f"s3://{s3_bucket}/x"], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.startswith("ERR"), out.stdout + out.stderr
+    assert "credentials" in out.stdout.lower()
