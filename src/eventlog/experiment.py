@@ -18,7 +18,6 @@ from eventlog.errors import BackgroundError, NoActiveRunError
 from eventlog.identity import job_id
 from eventlog.names import validate_experiment, validate_key
 from eventlog.values import numeric_or_none, to_dt_ns, to_json, to_number, to_step
-from ingest.hot_path import make_log_metric
 
 if TYPE_CHECKING:
     import polars as pl
@@ -138,8 +137,8 @@ class Experiment:
             return "STARTED"
         import query
 
-        events = query.data(self._log.store, experiment=self.name, run=run, event=["start", "stop"])
-        kinds = set(events["event"].to_list())
+        events = query.scan(self._log.store, self.name, run=run, event=["start", "stop"])
+        kinds = set(events.select("event").collect()["event"].to_list())
         if "stop" in kinds:
             return "STOPPED"
         return "STARTED" if "start" in kinds else "PENDING"
@@ -371,6 +370,8 @@ class Experiment:
     # -- internals -----------------------------------------------------------------------------------
     def _reset_fast_path(self) -> None:
         """Send the current closure's calls to the slow path, then install a fresh one for the current run."""
+        from ingest.hot_path import make_log_metric  # not at module level: see eventlog/log.py
+
         self._codes.clear()
         self._codes = {}
         self._keysets = {}

@@ -2,13 +2,17 @@
 
 `eventlog.open(uri)` returns one. It owns the process's `Recorder` (buffer, flusher, sink),
 closes it at interpreter exit, sends heartbeats for active runs, and offers the store-wide
-operations (`experiments`, `compact`, `recover`).
+operations (`experiments`, `compact`, `recover`). Opening a log recovers the spools of dead
+writers of the same store on this machine; on SIGTERM it marks its active runs `preempted`,
+flushes (under `close_timeout`) and hands the signal on (`ingest.signals`).
 """
 
 from __future__ import annotations
 
 import atexit
 import fnmatch
+import logging
+import os
 import threading
 import time
 import weakref
@@ -18,9 +22,8 @@ from eventlog import layout, run_claims
 from eventlog.experiment import Experiment
 from eventlog.identity import current_identity
 from eventlog.store import open_store
-from ingest.recorder import FlushPolicy, Recorder
-
 if TYPE_CHECKING:
+    from ingest.recorder import Recorder
     from types import TracebackType
 
 __all__ = ["HEARTBEAT_SECONDS", "Log", "open"]
@@ -29,6 +32,7 @@ __all__ = ["HEARTBEAT_SECONDS", "Log", "open"]
 HEARTBEAT_SECONDS = 30.0
 
 _open_logs: weakref.WeakSet[Log] = weakref.WeakSet()
+_log = logging.getLogger("eventlog.log")
 
 
 class Log:
@@ -40,7 +44,9 @@ class Log:
         max_events: buffered events that trigger a flush.
         max_buffer: buffered events at which back-pressure applies (default 2 x max_events).
         on_full: `block` (default) or `drop` when the buffer is full.
-        close_timeout: seconds `close()` waits for the final flush.
+        close_timeout: seconds `close()` (and exit, and SIGTERM) waits for the final flush.
+        durability: `memory`, `spool` (default) or `sync`: what a crash can lose (see `FlushPolicy`).
+        recover: publish dead writers' leftover spools of this store at open (default True).
         storage_options: passed to fsspec (e.g. `{"key": ..., "secret": ...}` for S3).
 
     Raises:
@@ -59,8 +65,15 @@ class Log:
         durability: Literal["memory", "spool", "sync"] = "spool",
         storage_options: dict[str, Any] | None = None,
         token: str | None = None,
+        recover: bool = True,
     ) -> None:
+        # ingest/ is imported here, not at module level: ingest imports the core, whose package
+        # __init__ imports this facade, so a module-level import would be circular.
+        from ingest import signals
+        from ingest.recorder import FlushPolicy, Recorder
+
         self.identity = current_identity()
+        self.recorder: Recorder
         self.policy = FlushPolicy(
             flush_every=flush_every,
             max_events=max_events,
@@ -80,14 +93,19 @@ class Log:
         else:
             self.store = open_store(uri, storage_options)
             self.recorder = Recorder(self.store, self.identity, self.policy)
+            if recover:
+                self._recover_at_open()
         self._active: weakref.WeakSet[Experiment] = weakref.WeakSet()
         self._handles: weakref.WeakSet[Experiment] = weakref.WeakSet()
         self._active_lock = threading.Lock()
         self._last_heartbeat = time.monotonic()
         self._reported_error: BaseException | None = None
+        self._pid = os.getpid()
         self.recorder.add_cycle_hook(self._heartbeat)
         self.recorder.on_error(self._divert_to_slow_path)
         _open_logs.add(self)
+        signals.install()
+        self._signal_token = signals.register(self._on_sigterm)
 
     def __repr__(self) -> str:
         return f"Log({self.store.uri!r}, writer={self.identity.writer!r})"
@@ -168,10 +186,46 @@ class Log:
 
         return int(recover(self.store))
 
+    def _recover_at_open(self) -> None:
+        from ingest.recovery import recover_spools
+
+        try:
+            recover_spools(self.store)
+        except Exception as exc:  # opening must not fail because an old spool cannot be published yet
+            _log.warning("eventlog: recovering leftover spools of %s failed (%s); run `eventlog recover` later", self.uri, exc)
+
     def close(self) -> None:
         """Stop active runs' heartbeats, flush everything (with `close_timeout`) and stop the flusher."""
+        from ingest import signals
+
+        signals.unregister(self._signal_token)
         self.recorder.close()
         _open_logs.discard(self)
+
+    def _on_sigterm(self, final: bool) -> None:
+        """On SIGTERM: log `stop` with status `preempted` for every active run and flush, under `close_timeout`."""
+        if self.recorder.closed or os.getpid() != self._pid:
+            return
+        self.recorder.set_deadline(self.policy.close_timeout)
+        try:
+            # The signal interrupts the main thread anywhere, possibly inside track_active: never wait long.
+            locked = self._active_lock.acquire(timeout=0.5)
+            try:
+                active = list(self._active)
+            finally:
+                if locked:
+                    self._active_lock.release()
+            for experiment in active:
+                try:
+                    experiment.stop(status="preempted")
+                except Exception as exc:
+                    _log.warning("eventlog: marking %r preempted on SIGTERM failed: %s", experiment, exc)
+            if final:
+                self.close()
+            else:
+                self.flush()
+        finally:
+            self.recorder.set_deadline(None)
 
     def __enter__(self) -> Log:
         return self
@@ -197,9 +251,15 @@ class Log:
         log_tracked_environment(experiment)
 
     def take_unreported_error(self) -> BaseException | None:
-        """The flusher's current error if it was not yet raised to the user, else None."""
+        """The flusher's error if none was raised to the user since the store last worked, else None."""
+        # Raised once per outage, not once per failed retry: the logger must not kill a training
+        # loop every flush interval while the store is down (the events are kept and retried;
+        # `flush()` still raises while the outage lasts).
         error = self.recorder.flusher_error
-        if error is None or error is self._reported_error:
+        if error is None:
+            self._reported_error = None
+            return None
+        if self._reported_error is not None:
             return None
         self._reported_error = error
         return error
@@ -221,11 +281,11 @@ class Log:
             experiment.heartbeat()
 
 
-def open(uri: str | None = None, **options: Any) -> Log:  # noqa: A001 - the contract's name
+def open(uri: str | None = None, **options: Any) -> Log:  # shadows the builtin: the contract's name
     """Open the store at `uri` ($EVENTLOG_URI, else ./eventlog) for logging and reading.
 
     Options: `flush_every`, `max_events`, `max_buffer`, `on_full`, `close_timeout`,
-    `storage_options` (see `Log`).
+    `durability`, `recover`, `storage_options` (see `Log`).
 
     Raises:
         StoreUnavailableError: the store cannot be reached.

@@ -68,7 +68,7 @@ class WriteBuffer:
         self._slot_ids: dict[Slot, int] = {}
         self._keysets: list[np.ndarray[Any, Any]] = []
         self._keyset_ids: dict[tuple[int, ...], int] = {}
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a SIGTERM handler may register a slot mid-registration
 
     # -- registration (slow path, rare) ---------------------------------------------------------
     def slot(self, experiment: str, run: int, event: str, key: str, extra: dict[str, str] | None = None) -> int:

@@ -1,9 +1,12 @@
-"""The recorder: one per process and store, owning the write buffer, the sink and the flusher.
+"""The recorder: one per process and store, owning the write buffer, the outbox and the flusher.
 
 It is what `Log` writes through. The hot path appends rows straight into `buffer`; when the
 buffer holds `max_events` events the hot path calls `full()`, which wakes the flusher and applies
 back-pressure once `max_buffer` events wait (`block` until the flusher catches up, or `drop` the
-event with a counted warning).
+event with a counted warning). `durability` picks the outbox: `memory` keeps drained segments in
+memory until they are published; `spool` and `sync` append them to this writer's spool file first
+(`sync` also fsyncs it), so a crash between draining and publishing loses nothing
+(`ingest.recovery` publishes the leftovers).
 """
 
 from __future__ import annotations
@@ -19,8 +22,9 @@ from eventlog.identity import Identity
 from eventlog.segment import Segment
 from eventlog.store import Store
 from ingest.buffer import WriteBuffer
-from ingest.flusher import Flusher
+from ingest.flusher import Flusher, MemoryOutbox, Outbox
 from ingest.sink import StoreSink
+from ingest.spool import Spool, SpoolOutbox, spool_dir
 
 __all__ = ["FlushPolicy", "Recorder"]
 
@@ -39,10 +43,12 @@ class FlushPolicy:
         on_full: `block` the logging call until the flusher catches up (default, loses nothing),
             or `drop` the event and count it (`Log.dropped`).
         close_timeout: seconds `close()` (and interpreter exit) waits for the final flush.
-        durability: `memory` (no spool: a crash loses what was not yet in a segment), `spool`
-            (default: every flushed batch is appended to a local spool file first; a crash loses
-            only events logged since the last spool write), `sync` (`flush()` returns only once
-            the segments are in the store).
+        durability: `memory` (no spool: a crash loses every event not yet published), `spool`
+            (default: every drained batch is appended to a local spool file before it is published;
+            a crash of the process loses only events logged since the last drain, and a store
+            outage fills the spool, not memory), `sync` (as `spool`, and the spool is fsynced
+            before publishing, so even a power loss keeps every drained batch). In every mode
+            `flush()` returns only once the events are in the store.
     """
 
     flush_every: float = 5.0
@@ -78,6 +84,7 @@ class Recorder:
         policy: FlushPolicy,
         *,
         sink: Callable[[list[Segment]], None] | None = None,
+        spool_base: str | None = None,
     ) -> None:
         self.store = store
         self.identity = identity
@@ -86,10 +93,27 @@ class Recorder:
         self.sink = sink or StoreSink(store)
         self.dropped = 0
         self._closed = False
+        self._deadline: float | None = None
         self._hooks: list[Callable[[], None]] = []
         self._error_callbacks: list[Callable[[BaseException], None]] = []
+        self.spool: Spool | None = None
+        outbox: Outbox
+        if policy.durability == "memory" or sink is not None:
+            # A custom sink (the remote collector client) is not a store recovery can publish to.
+            outbox = MemoryOutbox(self.sink)
+        else:
+            self.spool = Spool(
+                spool_dir(store, spool_base), identity.writer, store_url=store.url(""), fsync=policy.durability == "sync"
+            )
+            outbox = SpoolOutbox(self.spool, self.sink)
+        self._outbox = outbox
         self._flusher = Flusher(
-            self._drain, self.sink, flush_every=policy.flush_every, name=f"eventlog-{identity.writer}", on_error=self._on_error
+            self._drain,
+            self.sink,
+            flush_every=policy.flush_every,
+            name=f"eventlog-{identity.writer}",
+            on_error=self._on_error,
+            outbox=outbox,
         )
 
     @property
@@ -139,6 +163,11 @@ class Recorder:
 
         Returns:
             True if the caller may append its event, False if the event must be dropped.
+
+        Raises:
+            BackgroundError: with `block`, the flusher cannot make room (the store keeps failing
+                and nothing more can be set aside) or is not running; the event was not taken.
+            TimeoutError: with `block`, a deadline set by `set_deadline` (exit, SIGTERM) passed.
         """
         self._flusher.wake()
         if self.buffer.pending() < self.policy.capacity:
@@ -148,28 +177,74 @@ class Recorder:
             if self.dropped == 1 or self.dropped % 100_000 == 0:
                 _log.warning("eventlog: buffer full (%d events); %d event(s) dropped so far", self.policy.capacity, self.dropped)
             return False
-        deadline = time.monotonic() + self.policy.close_timeout
-        while self.buffer.pending() >= self.policy.capacity and time.monotonic() < deadline:
-            self.check()
-            self._flusher.wake()
-            time.sleep(0.001)
+        while self.buffer.pending() >= self.policy.capacity:
+            flusher = self._flusher
+            if not flusher.alive:
+                raise BackgroundError(f"the buffer is full ({self.policy.capacity} events) and the flusher is not running")
+            error = flusher.error
+            if error is not None and flusher.failures > 0 and not self._outbox.accepts_more:
+                raise BackgroundError(
+                    f"the buffer is full ({self.policy.capacity} events) and writing to {self.store.uri} keeps failing: "
+                    f"{error}; this event was not logged (the buffered ones are kept and retried)"
+                ) from error
+            remaining = self._remaining()
+            if remaining is not None and remaining <= 0:
+                raise TimeoutError("the buffer is full and the exit deadline passed; this event was not logged")
+            flusher.wait_progress(0.05 if remaining is None else min(0.05, remaining))
         return True
+
+    def set_deadline(self, seconds: float | None) -> None:
+        """Cap every later wait (`flush()`, a blocked `log_*`) to `seconds` from now; None removes the cap.
+
+        Used at exit and on SIGTERM, so that stopping runs and flushing can never hang.
+        """
+        self._deadline = None if seconds is None else time.monotonic() + seconds
+
+    def _remaining(self) -> float | None:
+        return None if self._deadline is None else self._deadline - time.monotonic()
 
     def flush(self, timeout: float | None = None) -> None:
         """Write everything buffered so far into the store and wait for it.
 
         Raises:
             BackgroundError: writing failed (events are kept and retried).
-            TimeoutError: not done within `timeout` seconds.
+            TimeoutError: not done within `timeout` seconds (or before the deadline, see `set_deadline`).
         """
+        remaining = self._remaining()
+        if remaining is not None:
+            timeout = max(0.0, remaining) if timeout is None else min(timeout, max(0.0, remaining))
         self._flusher.flush(timeout)
 
     def close(self, timeout: float | None = None) -> None:
-        """Flush with a deadline (`policy.close_timeout` by default) and stop the flusher thread."""
+        """Flush with a deadline (`policy.close_timeout` by default) and stop the flusher thread.
+
+        The spool file is deleted if everything reached the store; otherwise it stays (unlocked)
+        for `ingest.recovery` to publish.
+
+        Raises:
+            BackgroundError: the final flush failed (the spooled events are recoverable).
+            TimeoutError: the final flush did not finish in time.
+        """
         if self._closed:
             return
         self._closed = True
-        self._flusher.close(self.policy.close_timeout if timeout is None else timeout)
+        clean = False
+        timeout = self.policy.close_timeout if timeout is None else timeout
+        remaining = self._remaining()
+        if remaining is not None:
+            timeout = min(timeout, max(0.0, remaining))
+        try:
+            self._flusher.close(timeout)
+            clean = True
+        finally:
+            # Never close the spool under a flusher thread that is still writing to it.
+            if not self._flusher.alive and isinstance(self._outbox, SpoolOutbox):
+                self._outbox.close(clean=clean)
+
+    @property
+    def pending_events(self) -> int:
+        """Events drained from the buffer but not yet in the store (in the spool or in memory)."""
+        return self._outbox.pending()
 
     @property
     def events_written(self) -> int:

@@ -1,0 +1,90 @@
+"""kill -9 at random moments: after recovery every acknowledged event is in the store exactly once.
+
+The harness (child process, kill, recovery, counting) is `benchmarks/stress_crash.py`, which runs
+100 trials; a few run here on every test run.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import io
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+from types import ModuleType
+
+import pyarrow.parquet as pq
+import pytest
+
+from eventlog.store import open_store
+from ingest.recovery import recover_spools
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def stress_crash() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("stress_crash", ROOT / "benchmarks" / "stress_crash.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("durability", ["spool", "sync"])
+def test_random_kill_9_loses_no_acknowledged_event_and_duplicates_none(tmp_path: Path, durability: str) -> None:
+    harness = stress_crash()
+    rows = [harness.run_trial(str(tmp_path), seed, durability=durability, max_delay=1.0) for seed in range(4)]
+    assert sum(r["acked"] for r in rows) > 0, rows  # the kills did not all land before the first flush
+    for row in rows:
+        assert (row["lost"], row["duplicated"], row["recovered_again"], row["problems"]) == (0, 0, 0, []), row
+        assert row["in_store"] >= row["acked"]
+
+
+CHILD_STORE_DOWN = textwrap.dedent(
+    """
+    import os, signal, sys
+    import eventlog
+
+    log = eventlog.open(sys.argv[1], flush_every=3600, recover=False)
+    exp = log.experiment("e")
+    exp.start()
+
+    def store_down(path, data):
+        raise OSError("store unreachable")
+
+    log.store.create = store_down  # from here on, every publish fails
+    for i in range(1000):
+        exp.log_metric("x", float(i), step=i)
+    try:
+        exp.flush()
+    except eventlog.BackgroundError as exc:
+        print("flush failed:", exc, flush=True)
+    os.kill(os.getpid(), signal.SIGKILL)
+    """
+)
+
+
+def test_events_spooled_while_the_store_was_down_are_recovered_after_kill_9(tmp_path: Path) -> None:
+    uri, spool = str(tmp_path / "store"), str(tmp_path / "spool")
+    proc = subprocess.run(
+        [sys.executable, "-c", CHILD_STORE_DOWN, uri],
+        env={**os.environ, "EVENTLOG_SPOOL_DIR": spool},
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert proc.returncode == -signal.SIGKILL, proc.stderr
+    assert "flush failed" in proc.stdout and "store unreachable" in proc.stdout
+    store = open_store(uri)
+    assert store.find("seg") == []  # nothing reached the store
+    report = recover_spools(store, spool_base=spool)
+    assert report.events == 1001  # the run's start event and 1000 metrics
+    steps = []
+    for info in store.find("seg"):
+        steps += pq.read_table(io.BytesIO(store.read(info.path)), columns=["step"]).column("step").to_pylist()
+    assert sorted(s for s in steps if s is not None) == list(range(1000))
+    assert list(Path(spool).rglob("*.spool")) == []
