@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "EVENTLOG_RUN_ID",
     "EVENTLOG_SPOOL_DIR",
+    "EVENTLOG_TOKEN",
     "EVENTLOG_TRACK_PREFIX",
     "EVENTLOG_URI",
     "JOB_ID_VARIABLES",
@@ -14,6 +15,7 @@ __all__ = [
 EVENTLOG_URI = "EVENTLOG_URI"
 EVENTLOG_RUN_ID = "EVENTLOG_RUN_ID"
 EVENTLOG_SPOOL_DIR = "EVENTLOG_SPOOL_DIR"
+EVENTLOG_TOKEN = "EVENTLOG_TOKEN"
 EVENTLOG_TRACK_PREFIX = "EVENTLOG_TRACK_"
 
 #: Job ids shared by all ranks of one distributed job, in order of preference.

@@ -1,0 +1,55 @@
+"""`import_jsonl`: JSON lines from any producer; bad lines are reported, the others imported."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import polars as pl
+
+import query
+from eventlog.store import open_store
+from ingest.importers import import_jsonl
+
+
+def test_jsonl_round_trip(local_uri: str) -> None:
+    store = open_store(local_uri)
+    lines = [
+        json.dumps({"experiment": "ext", "key": "loss", "value": 1 / (s + 1), "step": s, "dt": 1_700_000_000 + s})
+        for s in range(10)
+    ]
+    lines.append(json.dumps({"experiment": "ext", "event": "param", "key": "model", "value": {"layers": 3}}))
+    lines.append(
+        json.dumps({"experiment": "ext", "key": "acc", "value": 0.5, "extra": {"tag": "v2"}, "dt": "2026-01-02T03:04:05Z"})
+    )
+    report = import_jsonl(store, io.StringIO("\n".join(lines) + "\n"))
+    assert report.errors == [] and report.runs == 1
+    assert report.events == 12 + 2  # plus start and stop
+    frame = query.data(store, experiment="ext", run="*")
+    loss = frame.filter(pl.col("key") == "loss").sort("step")
+    assert loss["value"].to_list() == [1 / (s + 1) for s in range(10)]
+    assert loss["dt"][3].timestamp() == 1_700_000_003
+    assert [json.loads(v) for v in frame.filter(pl.col("key") == "model")["value_json"]] == [{"layers": 3}]
+    acc = frame.filter(pl.col("key") == "acc")
+    assert acc["tag"].to_list() == ["v2"] and str(acc["dt"][0]).startswith("2026-01-02 03:04:05")
+    assert query.runs(store, "ext")["status"].to_list() == ["completed"]
+
+
+def test_bad_lines_are_reported_and_skipped(local_uri: str) -> None:
+    store = open_store(local_uri)
+    stream = [
+        b'{"experiment": "e", "run": 4, "key": "ok", "value": 1}\n',
+        b"not json\n",
+        b'{"experiment": "a/b", "key": "x", "value": 1}\n',
+        b'{"experiment": "e", "key": "x", "step": "three"}\n',
+        b"[1, 2]\n",
+        b"\n",
+        b'{"experiment": "e", "run": 4, "key": "ok2", "value": 2, "rank": 1}\n',
+    ]
+    report = import_jsonl(store, stream)
+    assert report.skipped == 4
+    assert [e.split(":")[0] for e in report.errors] == ["line 2", "line 3", "line 4", "line 5"]
+    assert "path separator" in report.errors[1] and "'step' must be an integer" in report.errors[2]
+    frame = query.data(store, experiment="e", run=4)
+    assert sorted(frame["key"].to_list()) == ["ok", "ok2"]
+    assert frame.filter(pl.col("key") == "ok2")["rank"].to_list() == [1]

@@ -1,0 +1,178 @@
+"""The remote logger: `eventlog.open("http://...")` through a real collector on loopback."""
+
+from __future__ import annotations
+
+import socket
+from collections.abc import Iterator
+
+import polars as pl
+import pytest
+
+import eventlog
+from eventlog.errors import BackgroundError, StoreUnavailableError
+from eventlog.log import Log
+from ingest.collector import CollectorThread
+from ingest.remote import RemoteClient, RemoteRejectedError, UnreachableStore
+
+TOKEN = "tok"
+
+
+def train(log: Log) -> None:
+    """A small training script: two runs, params, metrics by step, extras, a failed run."""
+    exp = log.experiment("mnist")
+    for lr in (0.1, 0.01):
+        with exp:
+            exp.log_params({"lr": lr, "optimizer": "sgd"})
+            exp.log_extra(tag="v1")
+            for step in range(50):
+                exp.log_metric("loss", 1.0 / (step + 1) * lr, step=step)
+                exp.log_metrics({"acc": step / 50, "f1": step / 60}, step=step)
+            exp.log_event("note", "comment", {"text": "done"})
+    with pytest.raises(ZeroDivisionError), exp:
+        exp.log_metric("loss", 1.0, step=0)
+        raise ZeroDivisionError("boom")
+
+
+_VOLATILE = ["dt", "node"]
+
+
+def comparable(frame: pl.DataFrame) -> pl.DataFrame:
+    frame = frame.drop([c for c in _VOLATILE if c in frame.columns])
+    frame = frame.with_columns(pl.when(pl.col("event") == "stop").then(None).otherwise(pl.col("value_json")).alias("value_json"))
+    return frame.sort(frame.columns, nulls_last=True)
+
+
+@pytest.fixture
+def collector(local_uri: str) -> Iterator[CollectorThread]:
+    with CollectorThread(local_uri, token=TOKEN) as running:
+        yield running
+
+
+def test_remote_log_equals_direct_log(collector: CollectorThread, tmp_path: object) -> None:
+    direct = eventlog.open(f"{tmp_path}/direct")
+    remote = eventlog.open(collector.url, token=TOKEN)
+    try:
+        train(direct)
+        train(remote)
+        d_exp, r_exp = direct.experiment("mnist"), remote.experiment("mnist")
+        assert comparable(r_exp.data(run="*")).equals(comparable(d_exp.data(run="*")))
+        d_runs, r_runs = d_exp.runs(), r_exp.runs()
+        keep = [c for c in d_runs.columns if c not in ("start", "end", "duration_s", "node")]
+        assert r_runs.select(keep).equals(d_runs.select(keep))
+        assert r_runs["status"].to_list() == ["completed", "completed", "failed"]
+        assert remote.experiments() == ["mnist"]
+        assert r_exp.data(run=2, key="loss").height == 50
+        assert remote.remote.events_sent == collector.stats.events > 300
+    finally:
+        direct.close()
+        remote.close()
+
+
+def test_sink_retry_never_duplicates(collector: CollectorThread) -> None:
+    log = eventlog.open(collector.url, token=TOKEN)
+    sent: list[list[object]] = []
+    original = log.remote.sink
+
+    def sink_twice(segments: list[object]) -> None:
+        sent.append(segments)
+        original(segments)
+        original(segments)  # as if the first answer was lost and the flusher retried
+
+    log.recorder.sink = sink_twice
+    log.recorder._outbox._sink = sink_twice  # the flusher's outbox holds the sink it calls
+    try:
+        with log.experiment("e") as exp:
+            for i in range(100):
+                exp.log_metric("m", i, step=i)
+        assert sent
+        assert exp.data(key="m").height == 100
+        assert collector.stats.batches >= 2 * len(sent)
+    finally:
+        log.close()
+
+
+def test_collector_down_then_back_loses_nothing(tmp_path: object) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    store_uri = f"{tmp_path}/store"
+    with CollectorThread(store_uri, port=port, token=TOKEN):
+        log = eventlog.open(f"http://127.0.0.1:{port}", token=TOKEN)
+        exp = log.experiment("e")
+        exp.start()
+    try:
+        # The collector is gone: logging still works (no I/O on the hot path), flushing fails loudly.
+        log.remote._retries = 1
+        for i in range(10):
+            exp.log_metric("m", i, step=i)
+        with pytest.raises(BackgroundError, match="collector"):
+            exp.flush()
+        with CollectorThread(store_uri, port=port, token=TOKEN):
+            log.remote._retries = 4
+            exp.flush()
+            exp.stop()
+            frame = eventlog.open(store_uri).experiment("e").data(run=1)
+        assert frame.filter(pl.col("key") == "m")["value"].to_list() == [float(i) for i in range(10)]
+    finally:
+        try:
+            log.recorder.close(timeout=2)
+        except (BackgroundError, TimeoutError):
+            pass  # only when an assertion above failed with the collector down
+
+
+def test_wrong_token_fails_at_open(collector: CollectorThread) -> None:
+    with pytest.raises(RemoteRejectedError, match="401"):
+        eventlog.open(collector.url, token="nope")
+
+
+def test_unreachable_store_says_query_directly(tmp_path: object) -> None:
+    with CollectorThread(f"{tmp_path}/store") as running:
+        client = RemoteClient(running.url)
+        view = UnreachableStore(running.url, str(running.store.uri), "the directory is on another machine")
+        with pytest.raises(StoreUnavailableError, match="query the store directly"):
+            view.find("seg")
+        assert client.store_view().uri == running.store.url("")
+        client.close()
+
+
+def test_claims_go_through_the_collector(collector: CollectorThread, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTLOG_RUN_ID", "job-7")
+    first = eventlog.open(collector.url, token=TOKEN)
+    second = eventlog.open(collector.url, token=TOKEN)
+    try:
+        a, b = first.experiment("d"), second.experiment("d")
+        assert a.start() == b.start() == 1  # two ranks of one job share the run
+        assert first.latest_run("d") == 1
+        a.stop()
+        b.stop()
+        assert len(a.data(run=1, event="start")) == 2
+    finally:
+        first.close()
+        second.close()
+
+
+@pytest.mark.s3
+def test_remote_log_through_an_s3_collector(s3_uri: str) -> None:
+    with CollectorThread(s3_uri, token=TOKEN) as running:
+        log = eventlog.open(running.url, token=TOKEN)
+        try:
+            assert log.store.uri.startswith("s3://")  # this process has the credentials: reads go to S3
+            with log.experiment("s3exp") as exp:
+                for step in range(20):
+                    exp.log_metric("loss", step / 10, step=step)
+            assert exp.data(key="loss")["value"].to_list() == [step / 10 for step in range(20)]
+            assert exp.runs()["status"].to_list() == ["completed"]
+        finally:
+            log.close()
+
+
+def test_reconnects_after_the_server_dropped_the_connection(tmp_path: object) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    client = RemoteClient(f"http://127.0.0.1:{port}", retries=1)  # no retry budget: reconnecting must be free
+    with CollectorThread(f"{tmp_path}/store", port=port):
+        assert client.latest_run("e") is None
+    with CollectorThread(f"{tmp_path}/store", port=port):  # the kept-alive connection is now dead
+        assert client.claim_run("e", writer="w") == 1
+    client.close()
