@@ -52,10 +52,19 @@ def _gpus() -> list[dict[str, Any]]:
 
 
 def system_info() -> dict[str, Any]:
-    """A JSON-able dict describing this machine and interpreter."""
+    """A JSON-able dict describing this machine and interpreter (what `exp.log_system()` logs).
+
+    Returns:
+        `platform` (`platform.uname()` as a dict), `python` (full version text), `python_version`
+        (e.g. `3.11.7`), `implementation`, `executable`, `packages` (`name==version`, sorted),
+        `cpu_count`, `memory_bytes` (physical memory, or None), `gpus` (index, name, memory_total
+        for each NVIDIA GPU seen by pynvml or nvidia-smi; [] when neither is present), `pid`, `argv`.
+    """
     return {
         "platform": platform.uname()._asdict(),
         "python": sys.version,
+        "python_version": platform.python_version(),
+        "implementation": platform.python_implementation(),
         "executable": sys.executable,
         "packages": sorted(f"{d.metadata['Name']}=={d.version}" for d in metadata.distributions() if d.metadata["Name"]),
         "cpu_count": os.cpu_count(),

@@ -1,0 +1,67 @@
+"""What every `eventlog` command shares: the `--store` option, opening the store, user errors.
+
+A user error (exit code 1) is any `EventLogError`, or a `ValueError`/`KeyError`/`OSError` raised
+by what the command called: its message says what was wrong and what to do.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from eventlog import layout
+from eventlog.errors import EventLogError
+from eventlog.store import Store, open_store
+
+__all__ = ["StoreOption", "UserError", "experiment_names", "open_cli_store", "require_experiment"]
+
+StoreOption = Annotated[
+    str | None,
+    typer.Option("--store", "-s", envvar="EVENTLOG_URI", help="Store URI (default $EVENTLOG_URI, else ./eventlog).", show_default=False),
+]
+
+
+class UserError(EventLogError, ValueError):
+    """A command cannot do what was asked (exit code 1); the message says why and what to do."""
+
+
+def open_cli_store(uri: str | None, *, must_exist: bool = True) -> Store:
+    """Open the store at `uri` ($EVENTLOG_URI, else ./eventlog); a local one must already exist.
+
+    The CLI reads, so a mistyped local path is an error rather than a new empty store.
+
+    Raises:
+        UserError: no local store at `uri`.
+        StoreUnavailableError: a remote store cannot be reached.
+    """
+    import os
+
+    uri = uri or os.environ.get("EVENTLOG_URI") or "./eventlog"
+    if "://" not in uri and must_exist and not Path(uri).is_dir():
+        raise UserError(f"no store at {uri!r}; pass --store URI or set $EVENTLOG_URI")
+    return open_store(uri)
+
+
+def experiment_names(store: Store, pattern: str = "*") -> list[str]:
+    """The experiments in `store` whose name matches the glob `pattern`, sorted."""
+    names = set()
+    for area in (layout.SEGMENTS, layout.RUNS, layout.COMPACTED):
+        for entry in store.list_dir(area):
+            name = layout.experiment_of(entry)
+            if name is not None:
+                names.add(name)
+    return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+
+
+def require_experiment(store: Store, experiment: str) -> None:
+    """Check that `experiment` exists in `store`.
+
+    Raises:
+        UserError: it does not; the message lists the experiments there are.
+    """
+    known = experiment_names(store)
+    if experiment not in known:
+        raise UserError(f"unknown experiment {experiment!r} in {store.uri}; experiments are: {', '.join(known) or 'none yet'}")

@@ -1,0 +1,154 @@
+"""Following an experiment: the events that land in the store after a point in time, as they land.
+
+Segments are immutable and uniquely named, so "what is new" is "the events of files not seen
+before". A per-writer high-water mark of `seq` (the event id is `(writer, seq)`) drops events that
+reappear in other files, e.g. in a compacted copy. Polling costs one listing of the experiment's
+partition plus a read of the new files only.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import polars as pl
+
+from eventlog import run_claims
+from eventlog.store import Store
+from query.data import DATA_COLUMNS, expand_extras
+from query.filters import match
+from query.scan import as_store, scan_snapshot
+from query.snapshot import Snapshot, take_snapshot
+
+__all__ = ["Follower", "follow", "format_event"]
+
+
+class Follower:
+    """Remembers what was seen of one experiment and returns only the events that are new.
+
+    Args:
+        store: a Store or URI.
+        experiment: the experiment name (or a glob).
+        **filters: `run`, `event`, `key`, ... filters (value, list, `*` or glob) on what is returned;
+            a negative `run` counts back from the latest run when following starts.
+    """
+
+    def __init__(self, store: Store | str | None, experiment: str, **filters: Any) -> None:
+        self.store = as_store(store)
+        self.experiment = experiment
+        self.filters = {k: v for k, v in filters.items() if v is not None}
+        run = self.filters.get("run")
+        if isinstance(run, int) and not isinstance(run, bool) and run < 0:
+            # -1 is the latest run when following starts (a run started later is not followed).
+            known = run_claims.list_runs(self.store, experiment)
+            self.filters["run"] = known[run] if len(known) >= -run else 0
+        self._seen: set[str] = set()
+        self._high_water: dict[str, int] = {}
+
+    def _new_events(self) -> pl.DataFrame:
+        snapshot = take_snapshot(self.store, self.experiment)
+        fresh = [f for f in snapshot.files if f.path not in self._seen]
+        if not fresh:
+            return pl.DataFrame()
+        frame = scan_snapshot(Snapshot(store=self.store, files=fresh)).collect()
+        self._seen.update(f.path for f in fresh)
+        if self._high_water and frame.height:
+            marks = pl.DataFrame(
+                {"writer": list(self._high_water), "_mark": list(self._high_water.values())},
+                schema={"writer": frame.schema["writer"], "_mark": pl.Int64},
+            )
+            frame = (
+                frame.join(marks, on="writer", how="left")
+                .filter(pl.col("_mark").is_null() | (pl.col("seq") > pl.col("_mark")))
+                .drop("_mark")
+            )
+        if frame.height:
+            for writer, seq in frame.group_by("writer").agg(pl.col("seq").max()).iter_rows():
+                self._high_water[writer] = max(seq, self._high_water.get(writer, -1))
+        return frame
+
+    def _shape(self, frame: pl.DataFrame) -> pl.DataFrame:
+        if frame.height == 0:
+            return frame
+        for column, value in self.filters.items():
+            predicate = match(column, value)
+            if predicate is not None and column in frame.columns:
+                frame = frame.filter(predicate)
+        frame = frame.sort(["dt", "writer", "seq"]).select([*DATA_COLUMNS, "extra"])
+        return expand_extras(frame)
+
+    def history(self, last: int = 10) -> pl.DataFrame:
+        """Mark everything in the store now as seen; return its `last` newest matching events."""
+        frame = self._shape(self._new_events())
+        return frame.tail(last) if last > 0 and frame.height else frame.clear()
+
+    def poll(self) -> pl.DataFrame:
+        """The matching events that landed since the last call (or `history()`), sorted by `dt`."""
+        return self._shape(self._new_events())
+
+
+def follow(
+    store: Store | str | None,
+    experiment: str,
+    *,
+    last: int = 10,
+    interval: float = 1.0,
+    limit: int | None = None,
+    timeout: float | None = None,
+    on_ready: Callable[[], None] | None = None,
+    **filters: Any,
+) -> Iterator[dict[str, Any]]:
+    """Yield the events of `experiment` as they land in the store, like `tail -f`.
+
+    Args:
+        store: a Store or URI.
+        experiment: the experiment name (or a glob).
+        last: first yield this many of the newest existing events (0: only new ones).
+        interval: seconds between polls of the store.
+        limit: stop after this many new events (the history does not count); None: never.
+        timeout: stop after this many seconds; None: never.
+        on_ready: called once the existing events were read, before following starts.
+        **filters: `run`, `event`, `key`, ... filters (value, list, `*` or glob).
+
+    Yields:
+        One dict per event with the columns of `data()` (extras included).
+
+    Example:
+        >>> for event in follow("./eventlog", "mnist", key="loss", limit=3):  # doctest: +SKIP
+        ...     print(format_event(event))
+    """
+    follower = Follower(store, experiment, **filters)
+    deadline = None if timeout is None else time.monotonic() + timeout
+    yield from follower.history(last).iter_rows(named=True)
+    if on_ready is not None:
+        on_ready()
+    count = 0
+    while limit is None or count < limit:
+        for row in follower.poll().iter_rows(named=True):
+            yield row
+            count += 1
+            if limit is not None and count >= limit:
+                return
+        if deadline is not None:
+            left = deadline - time.monotonic()
+            if left <= 0:
+                return
+            time.sleep(min(interval, left))
+        else:
+            time.sleep(interval)
+
+
+def format_event(event: dict[str, Any], *, width: int = 100) -> str:
+    """One line for an event: time, experiment/run, step, kind, key and value (JSON shortened to `width`)."""
+    dt = event.get("dt")
+    when = dt.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3] if dt is not None else "-"
+    value = event.get("value")
+    if value is None:
+        text = event.get("value_json") or ""
+        shown = text if len(text) <= width else text[: width - 1] + "…"
+    else:
+        shown = f"{value:.6g}"
+    step = event.get("step")
+    where = f"{event.get('experiment')}/{event.get('run')}"
+    return f"{when}  {where:<16} {'' if step is None else f'step={step}':<11} {event.get('event'):<8} {event.get('key')} = {shown}"

@@ -1,0 +1,135 @@
+"""`tail`: following an experiment sees the events another process writes while it runs."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import eventlog
+from query.tail import Follower, follow, format_event
+
+WRITER = r"""
+import sys, eventlog
+log = eventlog.open(sys.argv[1], flush_every=60)
+exp = log.experiment("live")
+with exp:
+    for step in range(5):
+        exp.log_metric("loss", 1.0 / (step + 1), step=step)
+        exp.flush()  # each step lands as its own segment, as from a long-running job
+log.close()
+"""
+
+
+def _first_run(uri: str) -> eventlog.Log:
+    log = eventlog.open(uri, flush_every=60)
+    exp = log.experiment("live")
+    with exp:
+        exp.log_metric("loss", 9.0, step=0)
+        exp.log_param("lr", 0.1)
+    return log
+
+
+def test_follower_returns_history_then_only_new_events(any_uri: str) -> None:
+    log = _first_run(any_uri)
+    follower = Follower(log.store, "live", event=["metric", "param"])
+    history = follower.history(last=10)
+    assert history["key"].to_list() == ["loss", "lr"]
+    assert follower.poll().height == 0
+    exp = log.experiment("live")
+    with exp:
+        exp.log_metric("loss", 1.5, step=1)
+        exp.flush()
+        first = follower.poll()
+        exp.log_metric("loss", 0.5, step=2)
+    second = follower.poll()
+    assert first["value"].to_list() == [1.5] and first["run"].to_list() == [2]
+    assert second["value"].to_list() == [0.5]
+    assert follower.poll().height == 0
+    log.close()
+
+
+def test_a_negative_run_is_the_latest_run_when_following_starts(local_uri: str) -> None:
+    log = _first_run(local_uri)
+    exp = log.experiment("live")
+    with exp:
+        exp.log_metric("loss", 2.0, step=0)
+    follower = Follower(log.store, "live", run=-1, event="metric")
+    assert follower.history(last=5)["run"].to_list() == [2]
+    log.close()
+
+
+def test_events_seen_in_another_file_are_not_repeated(local_uri: str) -> None:
+    log = _first_run(local_uri)
+    follower = Follower(log.store, "live")
+    follower.history(last=0)
+    # A compacted copy of already-seen events appears as a new file: the (writer, seq) marks drop it.
+    seen = log.store.find("seg")
+    copy_path = seen[0].path.rsplit("/", 1)[0] + "/99999999999999999999.parquet"
+    log.store.create(copy_path, log.store.read(seen[0].path))
+    assert follower.poll().height == 0
+    log.close()
+
+
+def test_follow_stops_at_limit_and_timeout(local_uri: str) -> None:
+    log = _first_run(local_uri)
+    ready: list[bool] = []
+    rows = list(follow(log.store, "live", last=1, limit=3, timeout=0.3, interval=0.05, on_ready=lambda: ready.append(True)))
+    assert ready == [True]
+    assert [r["event"] for r in rows] == ["stop"]  # the history; nothing new came before the timeout
+    line = format_event(rows[0])
+    assert "live/1" in line and "stop" in line and '"status": "completed"' in line
+    log.close()
+
+
+def test_cli_tail_sees_events_another_process_writes(local_uri: str) -> None:
+    _first_run(local_uri).close()
+    tail = subprocess.Popen(
+        [sys.executable, "-m", "eventlog.cli", "tail", "live", "--store", local_uri, "--lines", "0",
+         "--event", "metric", "--limit", "5", "--timeout", "120", "--interval", "0.1", "--json"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+    )
+    try:
+        assert tail.stderr is not None
+        banner = tail.stderr.readline()  # printed once the existing events were read
+        assert banner.startswith("following live"), banner
+        writer = subprocess.run([sys.executable, "-c", WRITER, local_uri], capture_output=True, text=True, timeout=120)
+        assert writer.returncode == 0, writer.stderr
+        out, err = tail.communicate(timeout=120)
+    finally:
+        if tail.poll() is None:
+            tail.kill()
+    assert tail.returncode == 0, err
+    events = [json.loads(line) for line in out.splitlines()]
+    assert [e["value"] for e in events] == [1.0, 1 / 2, 1 / 3, 1 / 4, 1 / 5]
+    assert {e["run"] for e in events} == {2} and [e["step"] for e in events] == [0, 1, 2, 3, 4]
+
+
+def test_cli_tail_prints_the_last_lines_and_exits_with_limit_zero(local_uri: str) -> None:
+    _first_run(local_uri).close()
+    done = subprocess.run(
+        [sys.executable, "-m", "eventlog.cli", "tail", "live", "--lines", "2", "--limit", "0"],
+        capture_output=True, text=True, timeout=120, env={**os.environ, "EVENTLOG_URI": local_uri},
+    )
+    assert done.returncode == 0, done.stderr
+    lines = done.stdout.splitlines()
+    assert len(lines) == 2 and "param" in lines[0] and "lr = 0.1" in lines[0] and "stop" in lines[1]
+
+
+def test_compaction_while_following_repeats_nothing(local_uri: str) -> None:
+    from eventlog.compactor import compact
+
+    log = _first_run(local_uri)
+    exp = log.experiment("live")
+    with exp:
+        exp.log_metric("loss", 3.0, step=0)
+    follower = Follower(log.store, "live", event="metric")
+    assert follower.history(last=10)["value"].to_list() == [9.0, 3.0]
+    report = compact(log.store, "live")
+    assert report.files_written == 1  # the snapshot now shows one compacted file instead of the segments
+    assert follower.poll().height == 0
+    with exp:
+        exp.log_metric("loss", 1.0, step=0)
+    assert follower.poll()["value"].to_list() == [1.0]
+    log.close()
