@@ -81,6 +81,9 @@ def main() -> None:
     print(runs.select([c for c in runs.columns if c in ("run", "status", "duration_s") or c.startswith(("param.hidden", "param.lr", "metric."))]))
     print("\nsummary of the metrics of all runs:")
     print(exp.summary())
+    figure = exp.plot(["val/acc", "train/loss"], smooth=0.9)
+    figure.savefig("spirals.png")
+    print("\nplotted val/acc and train/loss of every run to spirals.png")
 
 
 if __name__ == "__main__":

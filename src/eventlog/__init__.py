@@ -14,6 +14,7 @@ exp.data()                             # a polars DataFrame of the run's events
 from __future__ import annotations
 
 # The core first: ingest/ and query/ import these modules while this package initialises.
+from eventlog.artifacts import ArtifactCorruptError
 from eventlog.errors import (
     AlreadyExistsError,
     BackgroundError,
@@ -23,15 +24,16 @@ from eventlog.errors import (
     StoreUnavailableError,
 )
 from eventlog.event import Event, arrow_schema
-from eventlog.store import Store, open_store
 
 # The facade, which composes ingest/ and query/.
-from eventlog.experiment import Experiment  # noqa: E402
-from eventlog.log import Log, open  # noqa: E402
-from eventlog.shortcuts import experiment, track_this  # noqa: E402
+from eventlog.experiment import Experiment
+from eventlog.log import Log, open
+from eventlog.shortcuts import experiment, track_this
+from eventlog.store import Store, open_store
 
 __all__ = [
     "AlreadyExistsError",
+    "ArtifactCorruptError",
     "BackgroundError",
     "Event",
     "EventLogError",

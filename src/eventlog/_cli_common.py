@@ -6,13 +6,12 @@ by what the command called: its message says what was wrong and what to do.
 
 from __future__ import annotations
 
-import fnmatch
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from eventlog import layout
+from eventlog.catalog import list_experiments
 from eventlog.errors import EventLogError
 from eventlog.store import Store, open_store
 
@@ -47,13 +46,7 @@ def open_cli_store(uri: str | None, *, must_exist: bool = True) -> Store:
 
 def experiment_names(store: Store, pattern: str = "*") -> list[str]:
     """The experiments in `store` whose name matches the glob `pattern`, sorted."""
-    names = set()
-    for area in (layout.SEGMENTS, layout.RUNS, layout.COMPACTED):
-        for entry in store.list_dir(area):
-            name = layout.experiment_of(entry)
-            if name is not None:
-                names.add(name)
-    return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+    return list_experiments(store, pattern)
 
 
 def require_experiment(store: Store, experiment: str) -> None:

@@ -12,7 +12,7 @@ import traceback
 from array import array
 from collections.abc import Mapping
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from eventlog.errors import BackgroundError, NoActiveRunError
 from eventlog.identity import job_id
@@ -38,7 +38,7 @@ class Experiment:
         InvalidNameError: the name breaks a naming rule (see `eventlog.names`).
     """
 
-    _active_stack: list[Experiment] = []  # runs started in this process, innermost last
+    _active_stack: ClassVar[list[Experiment]] = []  # runs started in this process, innermost last
 
     def __init__(self, log: Log, name: str) -> None:
         self.name = validate_experiment(name)
@@ -49,6 +49,7 @@ class Experiment:
         self._active = False
         self._started_ns = 0
         self._extra: dict[str, str] = {}
+        self._extra_set_in_run = False  # extras set before any run apply to the next one
         self._codes: dict[str, int] = {}
         self._keysets: dict[tuple[str, ...], int] = {}
         self._nesting = 0
@@ -71,6 +72,9 @@ class Experiment:
                 share; see DESIGN §5); an int (re)starts that run number explicitly.
         """
         self._recorder.check()
+        if self._extra_set_in_run:  # extras set during a run belong to that run only
+            self._extra = {}
+            self._extra_set_in_run = False
         if run is None:
             run = self._log.claim_run(self.name, job_id())
         self._set_run(run, active=True)
@@ -265,6 +269,7 @@ class Experiment:
             for name, value in columns.items():
                 validate_key(name)
                 self._extra[name] = value if isinstance(value, str) else to_json(value, key=name)
+        self._extra_set_in_run = self._active
         self._reset_fast_path()
 
     def flush(self, timeout: float | None = None) -> None:

@@ -10,7 +10,6 @@ flushes (under `close_timeout`) and hands the signal on (`ingest.signals`).
 from __future__ import annotations
 
 import atexit
-import fnmatch
 import logging
 import os
 import threading
@@ -18,13 +17,15 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, Literal
 
-from eventlog import layout, run_claims
+from eventlog import run_claims
 from eventlog.experiment import Experiment
 from eventlog.identity import current_identity
 from eventlog.store import open_store
+
 if TYPE_CHECKING:
-    from ingest.recorder import Recorder
     from types import TracebackType
+
+    from ingest.recorder import Recorder
 
 __all__ = ["HEARTBEAT_SECONDS", "Log", "open"]
 
@@ -132,13 +133,9 @@ class Log:
 
     def experiments(self, pattern: str = "*") -> list[str]:
         """Names of the experiments in the store that match the glob `pattern`, sorted."""
-        names = set()
-        for area in (layout.SEGMENTS, layout.RUNS, layout.COMPACTED):
-            for entry in self.store.list_dir(area):
-                name = layout.experiment_of(entry)
-                if name is not None:
-                    names.add(name)
-        return sorted(n for n in names if fnmatch.fnmatchcase(n, pattern))
+        from eventlog.catalog import list_experiments
+
+        return list_experiments(self.store, pattern)
 
     def flush(self, timeout: float | None = None) -> None:
         """Write everything logged so far by this process into the store."""

@@ -196,3 +196,18 @@ def test_events_are_written_at_interpreter_exit(tmp_path: object) -> None:
     )
     subprocess.run([sys.executable, "-c", code, uri], check=True, timeout=60)
     assert query.data(uri, "atexit", event="metric").height == 500
+
+
+def test_extras_belong_to_their_run(local_uri: str) -> None:
+    log = eventlog.open(local_uri)
+    exp = log.experiment("extras-per-run")
+    exp.log_extra(team="vision")  # before any run: applies to the next run
+    with exp:
+        exp.log_metric("a", 1.0)
+        exp.log_extra(tag="v1")
+        exp.log_metric("b", 2.0)
+    with exp:
+        exp.log_metric("c", 3.0)
+    frame = exp.data(run="*", event="metric").sort("key")
+    assert frame.select("key", "team", "tag").rows() == [("a", "vision", None), ("b", "vision", "v1"), ("c", None, None)]
+    log.close()
