@@ -15,6 +15,7 @@ from __future__ import annotations
 
 # The core first: ingest/ and query/ import these modules while this package initialises.
 from eventlog.artifacts import ArtifactCorruptError
+from eventlog.compactor import CompactionError, CompactionReport
 from eventlog.errors import (
     AlreadyExistsError,
     BackgroundError,
@@ -27,6 +28,7 @@ from eventlog.event import Event, arrow_schema
 
 # The facade, which composes ingest/ and query/.
 from eventlog.experiment import Experiment
+from eventlog.gc import GcReport, UnsafeGraceError
 from eventlog.log import Log, open
 from eventlog.shortcuts import experiment, track_this
 from eventlog.store import Store, open_store
@@ -35,14 +37,18 @@ __all__ = [
     "AlreadyExistsError",
     "ArtifactCorruptError",
     "BackgroundError",
+    "CompactionError",
+    "CompactionReport",
     "Event",
     "EventLogError",
     "Experiment",
+    "GcReport",
     "InvalidNameError",
     "Log",
     "NoActiveRunError",
     "Store",
     "StoreUnavailableError",
+    "UnsafeGraceError",
     "arrow_schema",
     "experiment",
     "open",

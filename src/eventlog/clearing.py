@@ -9,7 +9,14 @@ __all__ = ["clear_experiment"]
 
 
 def clear_experiment(store: Store, experiment: str) -> int:
-    """Delete every segment, compacted file, run claim and artifact of `experiment`; returns the count."""
+    """Delete every segment, compacted file, run claim and artifact of `experiment`; returns the count.
+
+    A manifest version without the experiment is committed first, so that readers never see a
+    manifest naming a deleted file.
+    """
+    from eventlog.compactor import forget_experiment
+
+    forget_experiment(store, experiment)
     prefixes = [
         layout.partition_dir(layout.SEGMENTS, experiment, "x").rsplit("/", 1)[0],
         layout.partition_dir(layout.COMPACTED, experiment, "x").rsplit("/", 1)[0],

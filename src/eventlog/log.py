@@ -165,14 +165,14 @@ class Log:
         self.flush()
         return compact(self.store, experiment, **policy)
 
-    def gc(self, *, grace: float = 3600.0, dry_run: bool = True, force: bool = False) -> Any:
+    def gc(self, *, grace: float = 3600.0, dry_run: bool = True, force: bool = False, progress: Any = None) -> Any:
         """Delete covered segments and orphaned compacted files older than `grace` seconds.
 
         Dry run by default: returns what would be deleted (see `eventlog.gc.collect_garbage`).
         """
         from eventlog.gc import collect_garbage
 
-        return collect_garbage(self.store, grace=grace, dry_run=dry_run, force=force)
+        return collect_garbage(self.store, grace=grace, dry_run=dry_run, force=force, progress=progress)
 
     def recover(self) -> int:
         """Turn leftover spool frames of dead writers into segments; returns how many events.

@@ -19,10 +19,17 @@ from eventlog.errors import AlreadyExistsError
 from eventlog.event import Event, arrow_schema
 from eventlog.store import Store
 
-__all__ = ["Segment", "encode_table", "publish", "table_from_events"]
+__all__ = ["PARQUET_WRITE_OPTIONS", "Segment", "encode_table", "publish", "table_from_events"]
 
-_DICTIONARY_COLUMNS = ["run", "event", "key", "node", "userid", "rank", "writer", "value_json"]
-_DELTA_COLUMNS = {"dt": "DELTA_BINARY_PACKED", "seq": "DELTA_BINARY_PACKED", "step": "DELTA_BINARY_PACKED"}
+#: How every eventlog Parquet file is written (raw segments and compacted files alike).
+PARQUET_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 1,  # measured: 20% faster than the default level, same size on metrics
+    "use_dictionary": ["run", "event", "key", "node", "userid", "rank", "writer", "value_json"],
+    "column_encoding": {"dt": "DELTA_BINARY_PACKED", "seq": "DELTA_BINARY_PACKED", "step": "DELTA_BINARY_PACKED"},
+    "store_schema": False,
+    "write_statistics": True,
+}
 
 
 @dataclass(frozen=True)
@@ -48,16 +55,7 @@ def encode_table(table: Any) -> bytes:
     import pyarrow.parquet as pq
 
     sink = pa.BufferOutputStream()
-    pq.write_table(
-        table,
-        sink,
-        compression="zstd",
-        compression_level=1,  # measured: 20% faster than the default level, same size on metrics
-        use_dictionary=_DICTIONARY_COLUMNS,
-        column_encoding=_DELTA_COLUMNS,
-        store_schema=False,
-        write_statistics=True,
-    )
+    pq.write_table(table, sink, **PARQUET_WRITE_OPTIONS)
     return bytes(sink.getvalue().to_pybytes())
 
 
