@@ -112,8 +112,8 @@ def to_dt_ns(dt: Any) -> int:
         return time.time_ns()
     if isinstance(dt, _dt.datetime):
         if dt.tzinfo is None:
-            dt = dt.replace(tzinfo=_dt.timezone.utc)
-        delta = dt - _dt.datetime(1970, 1, 1, tzinfo=_dt.timezone.utc)
+            dt = dt.replace(tzinfo=_dt.UTC)
+        delta = dt - _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
         return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
     if isinstance(dt, bool):
         raise TypeError("dt must be a datetime, int nanoseconds or float seconds, got bool")
