@@ -88,7 +88,7 @@ class Experiment:
     def innermost_active(cls) -> Experiment | None:
         """The most recently started experiment handle of this process whose run is still active."""
         for handle in reversed(cls._active_stack):
-            if handle._active:
+            if handle._active and not handle._recorder.closed:  # a closed log cannot log any more
                 return handle
         return None
 
