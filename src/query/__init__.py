@@ -5,16 +5,46 @@ Every function takes a `Store` or a URI (None: $EVENTLOG_URI, else ./eventlog); 
 
 from __future__ import annotations
 
-from query.data import DATA_COLUMNS, data, scan
-from query.runs import runs
+from query.compare import compare
+from query.data import DATA_COLUMNS, data
+from query.describe import describe
+from query.filters import InvalidFilterError, RunNotFoundError
+from query.plot import plot_metric
+from query.runs import last_values, runs
+from query.scan import scan
 from query.snapshot import Snapshot, take_snapshot
 from query.summary import summary
+from query.tail import follow
 
-__all__ = ["DATA_COLUMNS", "Snapshot", "data", "files", "runs", "scan", "summary", "take_snapshot"]
+__all__ = [
+    "DATA_COLUMNS",
+    "InvalidFilterError",
+    "RunNotFoundError",
+    "Snapshot",
+    "compare",
+    "data",
+    "describe",
+    "files",
+    "follow",
+    "last_values",
+    "plot_metric",
+    "runs",
+    "scan",
+    "summary",
+    "take_snapshot",
+]
 
 
 def files(store: object = None, experiment: str = "*") -> list[str]:
-    """The URLs of the files of the current snapshot, for DuckDB, Spark or pyarrow."""
+    """The URLs of the files of the current snapshot, for DuckDB, Spark or pyarrow.
+
+    Args:
+        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        experiment: an experiment name or glob.
+
+    Returns:
+        Local paths or `s3://` URLs; every row carries (writer, seq) to de-duplicate by.
+    """
     from query.scan import as_store
 
     return take_snapshot(as_store(store), experiment).urls  # type: ignore[arg-type]

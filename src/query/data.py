@@ -6,65 +6,63 @@ from typing import Any
 
 import polars as pl
 
-from eventlog import run_claims
 from eventlog.store import Store
-from query.filters import match
-from query.scan import as_store, scan_store
+from query.filters import InvalidFilterError, match
+from query.scan import columns, scan
 
-__all__ = ["DATA_COLUMNS", "data", "expand_extras", "scan"]
+__all__ = ["DATA_COLUMNS", "data", "expand_extras", "extra_keys"]
 
 #: The columns of `data()`, in order; extras follow as further columns.
 DATA_COLUMNS = ["experiment", "run", "step", "event", "key", "value", "value_json", "dt", "node", "userid", "rank"]
+# ties in dt (log_metrics gives one dt to all its keys) by seq, then by file order; sorting on the
+# two integer columns measured ~2x faster than with the writer string as well
+_ORDER = ["dt", "seq"]
 
 
-def _run_filter(store: Store, experiment: str, run: Any) -> Any:
-    """Resolve negative run numbers (-1 is the latest run) against the experiment's claims."""
-    def resolve(r: Any) -> Any:
-        if isinstance(r, int) and not isinstance(r, bool) and r < 0:
-            runs = run_claims.list_runs(store, experiment)
-            return runs[r] if len(runs) >= -r else -1
-        return r
-
-    if isinstance(run, (list, tuple, set)):
-        return [resolve(r) for r in run]
-    return resolve(run)
-
-
-def scan(store: Store | str | None, experiment: str = "*", **filters: Any) -> pl.LazyFrame:
-    """A LazyFrame of the events of the experiments matching `experiment`, filtered by column.
+def extra_keys(frame: pl.DataFrame | pl.LazyFrame) -> list[str]:
+    """The names used in the `extra` map column of `frame`, sorted.
 
     Args:
-        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
-        experiment: a name, list, `*` or glob.
-        **filters: column=value filters (value, list, `*`, glob); `run` also takes negative ints.
+        frame: a frame with an `extra` column (Map(String, String)).
+
+    Returns:
+        The extra names ([] without an `extra` column).
     """
-    resolved = as_store(store)
-    frame = scan_store(resolved, experiment if isinstance(experiment, str) else "*")
-    predicates = []
-    if not isinstance(experiment, str) or experiment not in ("*", "all"):
-        predicates.append(match("experiment", experiment))
-    for column, value in filters.items():
-        if column == "run" and isinstance(experiment, str):
-            value = _run_filter(resolved, experiment, value)
-        predicates.append(match(column, value))
-    for predicate in predicates:
-        if predicate is not None:
-            frame = frame.filter(predicate)
-    return frame
+    if "extra" not in frame.collect_schema().names():
+        return []
+    keys = frame.lazy().select(pl.col("extra").map.keys().explode().drop_nulls().unique()).collect()
+    return sorted(str(k) for k in keys["extra"])
 
 
-def expand_extras(frame: pl.DataFrame) -> pl.DataFrame:
-    """Turn the `extra` map column into one string column per extra key."""
+def expand_extras(frame: pl.DataFrame, keys: list[str] | None = None) -> pl.DataFrame:
+    """Turn the `extra` map column into one string column per extra key (null where unset).
+
+    Args:
+        frame: a frame with an `extra` column.
+        keys: the extras to make columns of (default: every key used in `frame`).
+
+    Returns:
+        The frame without `extra` and with one column per key (keys that clash with a column are dropped).
+    """
     if "extra" not in frame.columns:
         return frame
-    keys = frame.select(pl.col("extra").map.keys().explode().drop_nulls().unique())["extra"].sort().to_list()
-    columns = [pl.col("extra").map.get(k).alias(k) for k in keys if k not in frame.columns]
-    return frame.with_columns(columns).drop("extra")
+    keys = extra_keys(frame) if keys is None else keys
+    extras = [pl.col("extra").map.get(k).alias(k) for k in keys if k not in frame.columns]
+    return frame.with_columns(extras).drop("extra")
+
+
+def _check_extras(names: list[str], known: list[str]) -> None:
+    unknown = [n for n in names if n not in known]
+    if unknown:
+        raise InvalidFilterError(
+            f"unknown filter {', '.join(map(repr, unknown))}: not a column and no selected event has such an extra; "
+            f"columns are {', '.join(DATA_COLUMNS)}; extras are {', '.join(known) or 'none'}"
+        )
 
 
 def data(
     store: Store | str | None,
-    experiment: str = "*",
+    experiment: Any = "*",
     *,
     run: Any = "*",
     event: Any = None,
@@ -74,20 +72,60 @@ def data(
     end: Any = None,
     lazy: bool = False,
     **extra: Any,
-) -> Any:
+) -> pl.DataFrame | pl.LazyFrame:
     """Events as a DataFrame sorted by `dt` (a LazyFrame with `lazy=True`), extras as columns.
 
-    Filters take a value, a list, `*`/`all`/None or a glob; `run` also a negative int.
+    Every filter takes a value, a list (any of), `"*"`/`"all"`/None (everything), a glob
+    (`"train/*"`, `"l?ss"`, `"[tv]*"`) or `"re:<regex>"`.
+
+    Args:
+        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
+        run: run number(s): an int, a negative int (-1 is the latest), a list, a slice
+            (`slice(-3, None)` the three latest; bounds are run numbers, stop exclusive) or `*`.
+        event: event kind(s): `metric`, `param`, `start`, ...
+        key: key(s) such as `loss` or `train/*`.
+        step: step(s).
+        since: events at or after this time: datetime, timedelta (that long ago), `"5h"`,
+            `"2d"`, `"1w"` or ISO text.
+        end: events at or before this time (same forms).
+        lazy: return a LazyFrame.
+        **extra: filters on extras (`tag="v1.5"`) or on other columns (`node`, `userid`, `rank`, `writer`).
+
+    Returns:
+        The events with the columns of `DATA_COLUMNS` plus one column per extra, sorted by dt
+        (ties by seq, then in file order); an empty frame with those columns when nothing matches (an unknown
+        experiment, a run that does not exist).
+
+    Raises:
+        InvalidFilterError: a filter names neither a column nor an extra of the selected
+            events, a time is malformed, or a regex does not compile.
+        RunNotFoundError: a negative run reaches past the first run.
+
+    Example:
+        >>> losses = data("./eventlog", "mnist", run=-1, key="train/*")  # doctest: +SKIP
     """
-    frame = scan(store, experiment, run=run, event=event, key=key, step=step)
-    if since is not None:
-        frame = frame.filter(pl.col("dt") >= pl.lit(since).cast(pl.Datetime("ns", "UTC")))
-    if end is not None:
-        frame = frame.filter(pl.col("dt") <= pl.lit(end).cast(pl.Datetime("ns", "UTC")))
-    frame = frame.sort(["dt", "writer", "seq"]).select([*DATA_COLUMNS, "extra"])
-    collected = expand_extras(frame.collect())
-    for column, value in extra.items():
-        predicate = match(column, value)
-        if predicate is not None and column in collected.columns:
-            collected = collected.filter(predicate)
-    return collected.lazy() if lazy else collected
+    column_filters = {k: v for k, v in extra.items() if k in columns()}
+    extra_filters = {k: v for k, v in extra.items() if k not in column_filters}
+    frame = scan(store, experiment, since=since, end=end, run=run, event=event, key=key, step=step, **column_filters)
+    frame = frame.select([*DATA_COLUMNS, "extra", "seq"])
+    if lazy:
+        keys = extra_keys(frame)
+        _check_extras([k for k, v in extra_filters.items() if v is not None], keys)
+        frame = _filter_extras(frame, extra_filters).sort(_ORDER, maintain_order=True)
+        extras = [pl.col("extra").map.get(k).alias(k) for k in keys if k not in DATA_COLUMNS]
+        return frame.with_columns(extras).select([*DATA_COLUMNS, *[k for k in keys if k not in DATA_COLUMNS]])
+    collected = frame.sort(_ORDER, maintain_order=True).collect(engine="streaming")
+    keys = extra_keys(collected)
+    if collected.height:
+        _check_extras([k for k, v in extra_filters.items() if v is not None], keys)
+    collected = _filter_extras(collected.lazy(), extra_filters).collect()
+    return expand_extras(collected.drop("seq"), keys)
+
+
+def _filter_extras(frame: pl.LazyFrame, filters: dict[str, Any]) -> pl.LazyFrame:
+    for name, value in filters.items():
+        predicate = match(pl.col("extra").map.get(name), value)
+        if predicate is not None:
+            frame = frame.filter(predicate)
+    return frame

@@ -1,8 +1,18 @@
-"""Filter values as polars expressions: a value, a list (any of), `*`/`all`/None, or a glob pattern.
+"""Filter values as polars expressions, with omega-ml's semantics plus wildcards and regexes.
 
-Globs (`*`, `?`, `[...]`) are translated to an anchored regex by hand: the regex that
-`fnmatch.translate` produces uses look-arounds that polars' regex engine rejects. `prefix/*` is
-turned into a fast `starts_with`.
+A filter value is one of:
+
+- `None`, `"*"` or `"all"`: no filter;
+- a plain value: equality (`key="loss"`, `step=3`);
+- a list, tuple or set: any of its items (items may themselves be patterns);
+- a glob pattern, a string with `*`, `?` or `[...]` (`key="train/*"`, `key="l?ss"`,
+  `key="[tv]*"`, `[!x]` negates): `prefix*` becomes a fast `starts_with`;
+- `"re:<regex>"`: a regular expression (Rust syntax, searched, so anchor it with `^...$` for a
+  full match).
+
+Globs are translated to an anchored regex by hand: the regex that `fnmatch.translate` produces
+uses look-arounds that polars' regex engine rejects. A regex that does not compile raises
+`InvalidFilterError` before any file is read.
 """
 
 from __future__ import annotations
@@ -12,21 +22,65 @@ from typing import Any
 
 import polars as pl
 
-__all__ = ["glob_to_regex", "is_everything", "is_pattern", "match"]
+from eventlog.errors import EventLogError
+
+__all__ = [
+    "REGEX_PREFIX",
+    "InvalidFilterError",
+    "RunNotFoundError",
+    "glob_to_regex",
+    "is_everything",
+    "is_pattern",
+    "match",
+    "matches_text",
+]
+
+#: A filter string starting with this is a regular expression.
+REGEX_PREFIX = "re:"
+
+
+class InvalidFilterError(EventLogError, ValueError):
+    """A filter cannot be applied: an unknown column, a bad regex or a malformed time (the message says which)."""
+
+
+class RunNotFoundError(EventLogError, LookupError):
+    """A negative run number (counting back from the latest) reaches past the first run."""
 
 
 def is_everything(value: Any) -> bool:
-    """True for the filter values that mean "no filter": None, `*` and `all`."""
+    """True for the filter values that mean "no filter": None, `*` and `all`.
+
+    Args:
+        value: a filter value.
+
+    Returns:
+        Whether the value selects everything.
+    """
     return value is None or (isinstance(value, str) and value in ("*", "all"))
 
 
 def is_pattern(value: Any) -> bool:
-    """True if `value` is a string with glob characters."""
-    return isinstance(value, str) and any(ch in value for ch in "*?[")
+    """True if `value` is a string holding glob characters or a `re:` regex.
+
+    Args:
+        value: a filter value.
+
+    Returns:
+        Whether the value is matched as a pattern rather than by equality.
+    """
+    return isinstance(value, str) and (value.startswith(REGEX_PREFIX) or any(ch in value for ch in "*?["))
 
 
 def glob_to_regex(pattern: str) -> str:
-    """An anchored regex (Rust regex syntax) equivalent to the glob `pattern`."""
+    """An anchored regex (Rust regex syntax) equivalent to the glob `pattern`.
+
+    Args:
+        pattern: a glob with `*` (any run of characters, `/` included), `?` (one character) and
+            `[...]` / `[!...]` character classes; an unclosed `[` is a literal.
+
+    Returns:
+        A regex such as `^train/.*$`.
+    """
     out = ["^"]
     i = 0
     while i < len(pattern):
@@ -43,7 +97,7 @@ def glob_to_regex(pattern: str) -> str:
                 body = pattern[i + 1 : end]
                 negate = body.startswith("!")
                 body = body[1:] if negate else body
-                body = body.replace("\\", "\\\\").replace("^", "\\^")
+                body = body.replace("\\", "\\\\").replace("^", "\\^").replace("[", "\\[")
                 out.append(f"[{'^' if negate else ''}{body}]")
                 i = end
         else:
@@ -53,17 +107,52 @@ def glob_to_regex(pattern: str) -> str:
     return "".join(out)
 
 
-def match(column: str, value: Any) -> pl.Expr | None:
-    """A polars predicate selecting rows whose `column` matches `value`, or None for "everything"."""
+def _check_regex(regex: str, original: str) -> str:
+    """Compile `regex` with polars' engine now, so that a bad one fails before any file is read."""
+    try:
+        pl.Series([""], dtype=pl.String).str.contains(regex)
+    except pl.exceptions.ComputeError as exc:
+        raise InvalidFilterError(
+            f"filter {original!r} is not a valid regular expression ({str(exc).splitlines()[0]}); "
+            "polars uses Rust regex syntax (no look-arounds or back-references)"
+        ) from exc
+    return regex
+
+
+def _pattern(col: pl.Expr, pattern: str) -> pl.Expr:
+    if pattern.startswith(REGEX_PREFIX):
+        return col.cast(pl.String).str.contains(_check_regex(pattern[len(REGEX_PREFIX) :], pattern))
+    if pattern.endswith("*") and not any(ch in pattern[:-1] for ch in "*?["):
+        return col.cast(pl.String).str.starts_with(pattern[:-1])
+    return col.cast(pl.String).str.contains(_check_regex(glob_to_regex(pattern), pattern))
+
+
+def match(column: str | pl.Expr, value: Any) -> pl.Expr | None:
+    """A polars predicate selecting rows whose `column` matches the filter `value`.
+
+    Args:
+        column: a column name or an expression (e.g. an extra: `pl.col("extra").map.get("tag")`).
+        value: a filter value (see the module docstring); a `slice` is a range `[start, stop)`
+            with an optional step, for integer columns (negative bounds must be resolved first).
+
+    Returns:
+        The predicate, or None when `value` selects everything.
+
+    Raises:
+        InvalidFilterError: a regex (or a glob's translation) does not compile.
+    """
     if is_everything(value):
         return None
-    col = pl.col(column)
+    col = pl.col(column) if isinstance(column, str) else column
+    if isinstance(value, slice):
+        return _slice(col, value)
     if isinstance(value, (list, tuple, set, frozenset)):
         values = list(value)
-        plain = [v for v in values if not is_pattern(v)]
-        patterns = [v for v in values if is_pattern(v)]
+        plain = [v for v in values if not is_pattern(v) and not is_everything(v)]
+        if any(is_everything(v) for v in values):
+            return None
         expr = col.is_in(plain) if plain else None
-        for pattern in patterns:
+        for pattern in (v for v in values if is_pattern(v)):
             one = _pattern(col, pattern)
             expr = one if expr is None else expr | one
         return expr if expr is not None else pl.lit(False)
@@ -72,7 +161,38 @@ def match(column: str, value: Any) -> pl.Expr | None:
     return col == value
 
 
-def _pattern(col: pl.Expr, pattern: str) -> pl.Expr:
-    if pattern.endswith("*") and not is_pattern(pattern[:-1]):
-        return col.str.starts_with(pattern[:-1])
-    return col.str.contains(glob_to_regex(pattern))
+def _slice(col: pl.Expr, value: slice) -> pl.Expr | None:
+    expr: pl.Expr | None = None
+    if value.start is not None:
+        expr = col >= value.start
+    if value.stop is not None:
+        upper = col < value.stop
+        expr = upper if expr is None else expr & upper
+    if value.step not in (None, 1):
+        stepped = ((col - (value.start or 0)) % value.step) == 0
+        expr = stepped if expr is None else expr & stepped
+    return expr
+
+
+def matches_text(text: str, value: Any) -> bool:
+    """Whether one string (e.g. an experiment name) matches the filter `value`, in Python.
+
+    Used to prune files by their partition before any is opened, with the same semantics as
+    `match` on a column.
+
+    Args:
+        text: the string to test.
+        value: a filter value.
+
+    Returns:
+        True if it matches.
+    """
+    if is_everything(value):
+        return True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(matches_text(text, v) for v in value)
+    if isinstance(value, str) and value.startswith(REGEX_PREFIX):
+        return re.search(value[len(REGEX_PREFIX) :], text) is not None
+    if is_pattern(value):
+        return re.match(glob_to_regex(value), text) is not None
+    return bool(text == value)

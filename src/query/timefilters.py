@@ -1,0 +1,102 @@
+"""`since`/`end` time bounds: a datetime, a date, a timedelta (that long ago), or a relative string.
+
+Relative strings are a number and a unit, `"30s"`, `"5m"`, `"5h"`, `"2d"`, `"1w"` (also with a
+space and long units: `"2 days"`), meaning that long before now; ISO 8601 text
+(`"2026-11-23T10:00"`, `"2026-11-23"`) is an absolute time. Naive datetimes are taken as UTC.
+Both bounds are inclusive. A bound also prunes the `date=` partitions a scan opens.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import re
+from typing import Any
+
+from query.filters import InvalidFilterError
+
+__all__ = ["date_range", "parse_time", "seconds_between"]
+
+_UNITS = {
+    "s": 1,
+    "sec": 1,
+    "second": 1,
+    "m": 60,
+    "min": 60,
+    "minute": 60,
+    "h": 3600,
+    "hour": 3600,
+    "d": 86_400,
+    "day": 86_400,
+    "w": 604_800,
+    "week": 604_800,
+}
+_RELATIVE = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]+?)s?\s*(?:ago)?\s*$", re.IGNORECASE)
+
+
+def parse_time(value: Any, *, now: _dt.datetime | None = None, name: str = "since") -> _dt.datetime | None:
+    """An aware UTC datetime for a `since`/`end` bound, or None for no bound.
+
+    Args:
+        value: None, a datetime (naive = UTC), a date (its midnight UTC), a timedelta (that long
+            before `now`), a relative string (`"5h"`, `"2d"`, `"1w"`, units s m h d w) or ISO text.
+        now: the reference time for relative values (default: the current time).
+        name: the argument's name, for the error message.
+
+    Returns:
+        The bound as an aware datetime in UTC, or None.
+
+    Raises:
+        InvalidFilterError: the value is none of the accepted forms.
+    """
+    if value is None:
+        return None
+    now = now or _dt.datetime.now(_dt.UTC)
+    if isinstance(value, _dt.datetime):
+        return value.replace(tzinfo=_dt.UTC) if value.tzinfo is None else value.astimezone(_dt.UTC)
+    if isinstance(value, _dt.date):
+        return _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC)
+    if isinstance(value, _dt.timedelta):
+        return now - value
+    if isinstance(value, str):
+        found = _RELATIVE.match(value)
+        if found and found["unit"].lower() in _UNITS:
+            return now - _dt.timedelta(seconds=float(found["amount"]) * _UNITS[found["unit"].lower()])
+        try:
+            return parse_time(_dt.datetime.fromisoformat(value.strip()), now=now, name=name)
+        except ValueError:
+            pass
+    raise InvalidFilterError(
+        f"{name}={value!r} is not a time: pass a datetime, a timedelta, ISO text ('2026-11-23T10:00') "
+        "or a relative time such as '30s', '5m', '5h', '2d', '1w'"
+    )
+
+
+def date_range(since: _dt.datetime | None, end: _dt.datetime | None) -> tuple[_dt.date | None, _dt.date | None]:
+    """The first and last `date=` partitions that can hold events between `since` and `end`.
+
+    Args:
+        since: the inclusive lower bound (UTC) or None.
+        end: the inclusive upper bound (UTC) or None.
+
+    Returns:
+        (first date, last date), each None when unbounded.
+    """
+    return (since.date() if since else None, end.date() if end else None)
+
+
+def seconds_between(end: Any, start: Any) -> Any:
+    """A polars expression: `end - start` in seconds as Float64, exact for whole seconds.
+
+    (`dt.total_seconds(fractional=True)` multiplies by 1e-9 and gives 30.000000000000004 for 30 s.)
+
+    Args:
+        end: a Datetime expression.
+        start: a Datetime expression.
+
+    Returns:
+        The Float64 expression.
+    """
+    import polars as pl
+
+    nanos = (end - start).dt.total_nanoseconds()
+    return (nanos // 1_000_000_000).cast(pl.Float64) + (nanos % 1_000_000_000).cast(pl.Float64) / 1e9

@@ -1,0 +1,66 @@
+"""Fixtures for query tests: events written straight as segments, with times and ids under control.
+
+`write_events(uri, rows)` groups plain dicts into one segment per (experiment, date, writer) in the
+real store layout, so that the query layer reads them exactly as it reads the logger's files.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+from collections import defaultdict
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+
+from eventlog import layout
+from eventlog.event import Event
+from eventlog.segment import encode_table, table_from_events
+from eventlog.store import open_store
+
+_SEQ = itertools.count()
+T0 = _dt.datetime(2026, 1, 10, 12, 0, tzinfo=_dt.UTC)
+
+Writer = Callable[[str, list[dict[str, Any]]], None]
+
+
+def ns(when: _dt.datetime) -> int:
+    """Nanoseconds since the epoch of an aware datetime."""
+    return int(when.timestamp()) * 10**9 + when.microsecond * 1000
+
+
+def write_events(uri: str, rows: list[dict[str, Any]]) -> None:
+    """Write `rows` (dicts of Event fields; `dt` a datetime) as segments; seq is assigned increasing."""
+    store = open_store(uri)
+    groups: dict[tuple[str, str, str], list[Event]] = defaultdict(list)
+    for row in rows:
+        writer = row.get("writer", "w1")
+        fields = {
+            "experiment": "exp",
+            "run": 1,
+            "step": None,
+            "event": "metric",
+            "key": "loss",
+            "value": None,
+            "value_json": None,
+            "node": "node1",
+            "userid": "alice",
+            "rank": None,
+            "writer": writer,
+            "extra": {},
+            **row,
+        }
+        fields["dt"] = ns(row.get("dt", T0))
+        fields["seq"] = row.get("seq", next(_SEQ))
+        event = Event(**fields)
+        groups[(event.experiment, layout.date_of_ns(event.dt), writer)].append(event)
+    for (experiment, date, writer), events in groups.items():
+        path = layout.segment_path(experiment, date, writer, events[0].seq)
+        store.create(path, encode_table(table_from_events(events)))
+
+
+@pytest.fixture
+def write() -> Writer:
+    """The `write_events` helper."""
+    return write_events

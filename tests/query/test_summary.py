@@ -1,0 +1,173 @@
+"""`summary()` and `describe()`: pandas `describe` numbers exactly, first/last, latency, per run."""
+
+from __future__ import annotations
+
+import datetime as _dt
+import importlib
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import query
+from query.describe import STAT_COLUMNS, describe
+
+from .conftest import T0, Writer
+
+
+@pytest.fixture(autouse=True, params=["in-memory", "streaming"])
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run every test with both plans: small data read once into memory, and the streaming passes."""
+    if request.param == "streaming":
+        monkeypatch.setattr(importlib.import_module("query.summary"), "SMALL_SCAN_BYTES", 0)
+    return str(request.param)
+
+
+S = _dt.timedelta(seconds=1)
+EXACT = ["count", "min", "25%", "50%", "75%", "max"]
+
+
+def _frame(keys: list[str], values: list[float], steps: list[int | None] | None = None) -> pl.LazyFrame:
+    n = len(values)
+    return pl.LazyFrame(
+        {
+            "event": ["metric"] * n,
+            "key": keys,
+            "value": values,
+            "step": steps if steps is not None else list(range(n)),
+            "dt": [T0 + i * S for i in range(n)],
+            "seq": list(range(n)),
+        },
+        schema_overrides={"value": pl.Float64, "step": pl.Int64, "dt": pl.Datetime("ns", "UTC")},
+    )
+
+
+def _assert_like_pandas(row: dict[str, object], values: list[float]) -> None:
+    expected = pd.Series(values, dtype="float64").describe()
+    for name in EXACT:
+        assert row[name] == expected[name] or (np.isnan(expected[name]) and row[name] is None), name
+    for name in ("mean", "std"):
+        if np.isnan(expected[name]):
+            assert row[name] is None or np.isnan(row[name]), name  # type: ignore[arg-type]
+        else:
+            # equal up to rounding at the data's scale (pandas' two-pass std leaves noise like 1e-136 for equal values)
+            scale = max(abs(v) for v in values if not np.isnan(v))
+            assert row[name] == pytest.approx(expected[name], rel=1e-12, abs=1e-12 * scale), name
+
+
+def test_random_data_matches_pandas_exactly() -> None:
+    rng = np.random.default_rng(7)
+    parts = {
+        "normal": rng.standard_normal(5001) * 1e3,
+        "tiny": rng.exponential(1e-9, 3000),
+        "mixed": np.concatenate([-rng.pareto(1.5, 2000), rng.pareto(1.5, 2000), np.zeros(50)]),
+        "ties": rng.integers(0, 4, 4000).astype(float),
+        "one": np.array([42.0]),
+        "two": np.array([1.0, 2.0]),
+        "nan": np.where(rng.random(1000) < 0.1, np.nan, rng.random(1000)),
+    }
+    keys = [k for k, v in parts.items() for _ in v]
+    values = [float(x) for v in parts.values() for x in v]
+    order = rng.permutation(len(values))
+    out = describe(_frame([keys[i] for i in order], [values[i] for i in order]), ["event", "key"])
+    assert out.columns == ["event", "key", *STAT_COLUMNS]
+    assert out["key"].to_list() == sorted(parts)
+    for row in out.iter_rows(named=True):
+        _assert_like_pandas(row, [float(x) for x in parts[row["key"]]])
+
+
+@settings(max_examples=40)
+@given(st.lists(st.one_of(st.floats(min_value=-1e100, max_value=1e100), st.just(float("nan"))), min_size=1, max_size=60))
+def test_any_values_match_pandas(values: list[float]) -> None:
+    # (|x| <= 1e100: beyond, pandas' std overflows to inf where polars' does not)
+    out = describe(_frame(["k"] * len(values), values), ["event", "key"])
+    row = out.row(0, named=True)
+    clean = [v for v in values if not np.isnan(v)]
+    if not clean:
+        assert row["count"] == 0.0 and row["50%"] is None
+        return
+    _assert_like_pandas(row, values)
+
+
+def test_first_and_last_follow_step_then_dt_then_seq() -> None:
+    # steps logged out of order (a resumed job): first is the lowest step, last the highest,
+    # and among equal steps the latest dt; null steps come first
+    frame = _frame(["k"] * 5, [5.0, 1.0, 7.0, 3.0, 9.0], steps=[2, None, 3, 3, 1])
+    row = describe(frame, ["event", "key"]).row(0, named=True)
+    assert (row["first"], row["last"]) == (1.0, 3.0)
+
+
+def _archive(uri: str, write: Writer) -> None:
+    rows: list[dict[str, object]] = []
+    for run, seconds in ((1, 10), (2, 30), (3, 20)):
+        start = T0 + run * 100 * S
+        rows.append({"run": run, "event": "start", "key": "run", "value_json": "{}", "dt": start})
+        for step in range(4):
+            rows.append({"run": run, "step": step, "key": "loss", "value": float(run * 10 + step), "dt": start + (step + 1) * S})
+            rows.append({"run": run, "step": step, "key": "acc", "value": step / 4, "dt": start + (step + 1) * S})
+        rows.append({"run": run, "event": "stop", "key": "run", "value_json": '{"status": "completed"}', "dt": start + seconds * S})
+    write(uri, rows)
+
+
+def test_summary_per_key_with_latency(any_uri: str, write: Writer) -> None:
+    _archive(any_uri, write)
+    out = query.summary(any_uri, "exp")
+    assert out.select("event", "key").rows() == [("metric", "acc"), ("metric", "loss"), ("metric", "latency")]
+    loss = out.filter(pl.col("key") == "loss").row(0, named=True)
+    _assert_like_pandas(loss, [float(r * 10 + s) for r in (1, 2, 3) for s in range(4)])
+    assert (loss["first"], loss["last"]) == (10.0, 33.0)  # step 0 of run 1 .. step 3 of run 3 (latest dt)
+    latency = out.filter(pl.col("key") == "latency").row(0, named=True)
+    _assert_like_pandas(latency, [10.0, 30.0, 20.0])
+    assert (latency["first"], latency["last"]) == (10.0, 20.0)
+
+
+def test_summary_by_run_and_filters(local_uri: str, write: Writer) -> None:
+    _archive(local_uri, write)
+    out = query.summary(local_uri, "exp", by_run=True, key="loss")
+    assert out.select("run", "key", "count", "mean", "min", "max").rows() == [
+        (1, "loss", 4.0, 11.5, 10.0, 13.0),
+        (2, "loss", 4.0, 21.5, 20.0, 23.0),
+        (3, "loss", 4.0, 31.5, 30.0, 33.0),
+    ]
+    both = query.summary(local_uri, "exp", run=-1, by_run=True)
+    assert both.select("run", "key").rows() == [(3, "acc"), (3, "loss"), (3, "latency")]
+    assert query.summary(local_uri, "exp", latency=False)["key"].to_list() == ["acc", "loss"]
+    assert query.summary(local_uri, "exp", step=[0, 1], key="loss")["count"].to_list() == [6.0]
+
+
+def test_summary_of_nothing_is_empty(local_uri: str, write: Writer) -> None:
+    out = query.summary(local_uri, "nothing")
+    assert out.height == 0 and out.columns == ["event", "key", *STAT_COLUMNS]
+
+
+@pytest.mark.parametrize("bits", [1, 8, 20])
+@pytest.mark.parametrize("few_groups", [True, False])
+def test_every_bucket_width_and_fetch_path_give_the_same_numbers(
+    bits: int, few_groups: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    module = importlib.import_module("query.describe")  # (the package's `describe` is the function)
+    if not few_groups:
+        monkeypatch.setattr(module, "_FEW_GROUPS", 0)  # the semi-join path used for many groups
+    rng = np.random.default_rng(bits)
+    keys = [f"k{i % 37}" for i in range(3000)]
+    values = (rng.standard_normal(3000) * 10.0 ** rng.integers(-5, 5, 3000)).tolist()
+    steps = rng.integers(0, 20, 3000).tolist()
+    out = describe(_frame(keys, values, steps), ["event", "key"], bucket_bits=bits)
+    for row in out.iter_rows(named=True):
+        mine = [(s, i, v) for i, (k, v, s) in enumerate(zip(keys, values, steps, strict=True)) if k == row["key"]]
+        _assert_like_pandas(row, [v for _, _, v in mine])
+        ordered = sorted(mine)  # by step, then dt (= position)
+        assert (row["first"], row["last"]) == (ordered[0][2], ordered[-1][2])
+
+
+def test_identical_events_all_count() -> None:
+    # the same value at the same step and time twice (two writers): both count, in every statistic
+    frame = _frame(["k"] * 4, [1.0, 2.0, 2.0, 3.0], steps=[0, 1, 1, 2]).with_columns(pl.lit(0, dtype=pl.Int64).alias("seq"))
+    frame = frame.with_columns(pl.when(pl.col("step") == 1).then(pl.lit(T0)).otherwise(pl.col("dt")).alias("dt"))
+    row = describe(frame, ["event", "key"]).row(0, named=True)
+    _assert_like_pandas(row, [1.0, 2.0, 2.0, 3.0])
+    with pytest.raises(ValueError, match="bucket_bits"):
+        describe(frame, ["event", "key"], bucket_bits=30)
