@@ -123,7 +123,7 @@ def decode_batch(body: bytes) -> list[Sequence[Any]]:
         decoded = _decoder.decode(body)
     except msgspec.ValidationError as exc:
         raise _located(str(exc)) from exc
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec raises the latter for bad UTF-8 in a str
         raise BatchError(f"the body is not valid msgpack ({exc}); send a msgpack batch of events") from exc
     if isinstance(decoded, Columns):
         columns = _columns_of(decoded)

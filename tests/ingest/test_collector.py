@@ -318,3 +318,11 @@ def test_serve_in_a_subprocess_shuts_down_gracefully(local_uri: str) -> None:
         if server.poll() is None:
             server.kill()
     assert query.data(open_store(local_uri), experiment="exp", run="*").height == 25
+
+
+def test_invalid_utf8_in_a_string_is_a_400_not_a_store_failure() -> None:
+    """Regression: msgspec raises UnicodeDecodeError (not DecodeError) for bad UTF-8; it was answered 503."""
+    from ingest.wire import BatchError, decode_batch
+
+    with pytest.raises(BatchError, match="not valid msgpack"):
+        decode_batch(b"\x81\xa9\x00\x00\x00\x00\x00\x00\x00\x00\x80")
