@@ -103,14 +103,14 @@ def register(app: typer.Typer) -> None:
     def serve(
         store: StoreOption = None,
         host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
-        port: Annotated[int, typer.Option(help="TCP port.")] = 8765,
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8750,
         token: Annotated[
             str | None, typer.Option(envvar="EVENTLOG_TOKEN", help="Bearer token clients must send ($EVENTLOG_TOKEN).")
         ] = None,
     ) -> None:
         """Run the HTTP collector: remote writers log to http://HOST:PORT without store credentials.
 
-        Example: [bold]eventlog serve --store s3://bucket/log --port 8765 --token $TOKEN[/]
+        Example: [bold]eventlog serve --store s3://bucket/log --port 8750 --token $TOKEN[/]
         """
         opened = open_cli_store(store)  # fail early, with exit code 1, if the store is unreachable
         run = _import_from("ingest.collector", "serve")
