@@ -96,9 +96,12 @@ def to_step(step: Any) -> int | None:
             return int(step)
         raise TypeError(f"step must be an int or None, got float {step!r}")
     try:
-        return operator.index(step)
+        value = operator.index(step)
     except TypeError as exc:
         raise TypeError(f"step must be an int or None, got {type(step).__name__} {step!r}") from exc
+    if not -(2**63) < value < 2**63:
+        raise ValueError(f"step {value} is out of range: steps are 64-bit signed integers")
+    return value
 
 
 def to_dt_ns(dt: Any) -> int:

@@ -16,6 +16,7 @@ Parquet segment per partition.
 
 from __future__ import annotations
 
+import logging
 import threading
 from array import array
 from operator import itemgetter
@@ -30,6 +31,8 @@ from eventlog.layout import date_of_ns
 from eventlog.segment import Segment, encode_table
 
 __all__ = ["Slot", "WriteBuffer"]
+
+_log = logging.getLogger("eventlog.buffer")
 
 _NS_PER_DAY = 86_400 * 10**9
 
@@ -248,11 +251,20 @@ def _take(rows: list[Any]) -> list[Any]:
     return taken
 
 
+_INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
+
+
 def _steps(steps: list[int | None]) -> Any:
     try:
         return pa.array(np.fromiter(steps, dtype=np.int64, count=len(steps)))
     except TypeError:  # some steps are None
-        return pa.array(steps, type=pa.int64())
+        pass
+    except OverflowError:  # the hot path does not range-check; a whole batch must not fail for one step
+        pass
+    in_range = [s if s is None or _INT64_MIN <= s <= _INT64_MAX else None for s in steps]
+    if any(s is not None and s is not i for s, i in zip(steps, in_range, strict=True)):
+        _log.warning("eventlog: steps outside the 64-bit range were stored as null (their events are kept)")
+    return pa.array(in_range, type=pa.int64())
 
 
 def _extras(slot_table: list[Slot], indices: Any, n: int) -> Any:
