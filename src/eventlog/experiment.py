@@ -15,12 +15,12 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from eventlog.errors import BackgroundError, NoActiveRunError
+from eventlog.experiment_reads import ExperimentReads
 from eventlog.identity import job_id
 from eventlog.names import validate_experiment, validate_key
 from eventlog.values import numeric_or_none, to_dt_ns, to_json, to_number, to_step
 
 if TYPE_CHECKING:
-    import polars as pl
 
     from eventlog.log import Log
 
@@ -29,7 +29,7 @@ __all__ = ["Experiment"]
 Status = Literal["PENDING", "STARTED", "STOPPED"]
 
 
-class Experiment:
+class Experiment(ExperimentReads):
     """A handle on one experiment; `with exp:` (or `start()`) begins a new run.
 
     Create it with `eventlog.open(uri).experiment(name)` or `eventlog.experiment(name)`.
@@ -280,85 +280,6 @@ class Experiment:
             TimeoutError: not done within `timeout` seconds.
         """
         self._recorder.flush(timeout)
-
-    # -- reading -------------------------------------------------------------------------------------
-    def _default_run(self, run: Any, since: Any) -> Any:
-        if run is None:
-            return "*" if self._run is None or since is not None else self._run
-        return run
-
-    def data(
-        self,
-        run: Any = None,
-        event: Any = None,
-        key: Any = None,
-        step: Any = None,
-        since: Any = None,
-        end: Any = None,
-        lazy: bool = False,
-        **extra: Any,
-    ) -> pl.DataFrame | pl.LazyFrame:
-        """Events of this experiment as a polars DataFrame sorted by `dt` (LazyFrame with `lazy=True`).
-
-        Filters take a value, a list, `"*"`/`"all"`, or a wildcard pattern; `run=None` is the
-        current run (all runs if there is none or `since` is given); a negative run counts back
-        from the latest. See `query.data` for all the forms.
-        """
-        import query
-
-        return query.data(
-            self._log.store,
-            experiment=self.name,
-            run=self._default_run(run, since),
-            event=event,
-            key=key,
-            step=step,
-            since=since,
-            end=end,
-            lazy=lazy,
-            **extra,
-        )
-
-    def summary(self, run: Any = "*", by_run: bool = False, **filters: Any) -> pl.DataFrame:
-        """Summary statistics of the metrics (pandas `describe` plus first/last); see `query.summary`."""
-        import query
-
-        return query.summary(self._log.store, experiment=self.name, run=run, by_run=by_run, **filters)
-
-    def runs(self, **filters: Any) -> pl.DataFrame:
-        """One row per run, rebuilt from its events; see `query.runs`."""
-        import query
-
-        return query.runs(self._log.store, experiment=self.name, **filters)
-
-    def restore_artifacts(self, key: Any = None, run: Any = None, **filters: Any) -> list[Any]:
-        """The artifacts logged under `key` (all keys by default), as objects; files as local paths."""
-        from eventlog.artifacts import restore_artifacts
-
-        frame = self.data(run=run, event="artifact", key=key, **filters)
-        return restore_artifacts(self._log.store, frame)
-
-    def plot(self, key: Any, run: Any = "*", **filters: Any) -> Any:
-        """A matplotlib figure of metric `key` against step, one line per run; see `query.plot`."""
-        from query.plot import plot_metric
-
-        return plot_metric(self._log.store, self.name, key, run=run, **filters)
-
-    def clear(self, force: bool = False) -> int:
-        """Delete this experiment's events, run claims and artifacts; refuses without `force=True`.
-
-        Returns:
-            The number of objects deleted.
-
-        Raises:
-            ValueError: `force` is not True.
-        """
-        if force is not True:
-            raise ValueError(f"clear() deletes every event of experiment {self.name!r}; call clear(force=True) to confirm")
-        self.flush()
-        from eventlog.clearing import clear_experiment
-
-        return clear_experiment(self._log.store, self.name)
 
     def heartbeat(self) -> None:
         """Log a `system`/`heartbeat` event into the active run (called by the flusher every 30 s)."""
