@@ -52,6 +52,21 @@ def log_and_watch(exp: Any, recorder: Any, n: int) -> int:
     return most
 
 
+def take_store_down(log: eventlog.Log) -> threading.Event:
+    """Make segment writes fail with ConnectionError until the returned event is cleared."""
+    original = log.store.create
+    down = threading.Event()
+    down.set()
+
+    def create(path: str, data: bytes) -> None:
+        if down.is_set() and path.startswith("seg/"):
+            raise ConnectionError("store down")
+        original(path, data)
+
+    log.store.create = create  # type: ignore[method-assign]
+    return down
+
+
 def test_block_keeps_the_buffer_bounded_and_loses_nothing(local_uri: str) -> None:
     log = eventlog.open(local_uri, flush_every=3600, max_events=100, max_buffer=200, durability="memory")
     SlowStore(log.store, 0.01)
@@ -80,16 +95,7 @@ def test_block_with_a_failing_store_raises_instead_of_growing(local_uri: str) ->
     log = eventlog.open(local_uri, flush_every=3600, max_events=50, max_buffer=100, durability="memory")
     exp = log.experiment("e")
     exp.start()
-    original = log.store.create
-    down = threading.Event()
-    down.set()
-
-    def create(path: str, data: bytes) -> None:
-        if down.is_set() and path.startswith("seg/"):
-            raise ConnectionError("store down")
-        original(path, data)
-
-    log.store.create = create  # type: ignore[method-assign]
+    down = take_store_down(log)
     accepted = 0
     refused: eventlog.BackgroundError | None = None
     for i in range(100_000):
@@ -114,16 +120,7 @@ def test_with_a_spool_a_store_outage_fills_the_disk_not_memory(local_uri: str) -
     log = eventlog.open(local_uri, flush_every=3600, max_events=100, max_buffer=200)  # durability="spool"
     exp = log.experiment("e")
     exp.start()
-    original = log.store.create
-    down = threading.Event()
-    down.set()
-
-    def create(path: str, data: bytes) -> None:
-        if down.is_set() and path.startswith("seg/"):
-            raise ConnectionError("store down")
-        original(path, data)
-
-    log.store.create = create  # type: ignore[method-assign]
+    down = take_store_down(log)
     reported = 0
     most = 0
     for i in range(5000):
