@@ -7,6 +7,7 @@ real store layout, so that the query layer reads them exactly as it reads the lo
 from __future__ import annotations
 
 import datetime as _dt
+import importlib
 import itertools
 from collections import defaultdict
 from collections.abc import Callable
@@ -64,3 +65,12 @@ def write_events(uri: str, rows: list[dict[str, Any]]) -> None:
 def write() -> Writer:
     """The `write_events` helper."""
     return write_events
+
+
+@pytest.fixture(params=["in-memory", "streaming"])
+def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Run a test with both plans: small data read once into memory, and the streaming passes."""
+    if request.param == "streaming":
+        for name in ("query.runs", "query.summary"):
+            monkeypatch.setattr(importlib.import_module(name), "SMALL_SCAN_BYTES", 0)
+    return str(request.param)

@@ -2,22 +2,14 @@
 
 from __future__ import annotations
 
-import importlib
-
 import polars as pl
 import pytest
 
 import eventlog
 import query
 
-
-@pytest.fixture(autouse=True, params=["in-memory", "streaming"])
-def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run every test with both plans: small data read once into memory, and the streaming passes."""
-    if request.param == "streaming":
-        for name in ("query.runs", "query.summary"):
-            monkeypatch.setattr(importlib.import_module(name), "SMALL_SCAN_BYTES", 0)
-    return str(request.param)
+#: Every test runs with both plans (see the `plan` fixture in conftest.py).
+pytestmark = pytest.mark.usefixtures("plan")
 
 
 def test_compaction_does_not_change_any_answer(any_uri: str) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import datetime as _dt
-import importlib
 import json
 
 import polars as pl
@@ -15,14 +14,8 @@ from query.runs import RUN_COLUMNS
 
 from .conftest import T0, Writer
 
-
-@pytest.fixture(autouse=True, params=["in-memory", "streaming"])
-def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run every test with both plans: small data read once into memory, and the streaming passes."""
-    if request.param == "streaming":
-        for name in ("query.runs", "query.summary"):
-            monkeypatch.setattr(importlib.import_module(name), "SMALL_SCAN_BYTES", 0)
-    return str(request.param)
+#: Every test runs with both plans (see the `plan` fixture in conftest.py).
+pytestmark = pytest.mark.usefixtures("plan")
 
 
 S = _dt.timedelta(seconds=1)

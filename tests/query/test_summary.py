@@ -17,13 +17,8 @@ from query.describe import STAT_COLUMNS, describe
 
 from .conftest import T0, Writer
 
-
-@pytest.fixture(autouse=True, params=["in-memory", "streaming"])
-def plan(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
-    """Run every test with both plans: small data read once into memory, and the streaming passes."""
-    if request.param == "streaming":
-        monkeypatch.setattr(importlib.import_module("query.summary"), "SMALL_SCAN_BYTES", 0)
-    return str(request.param)
+#: Every test runs with both plans (see the `plan` fixture in conftest.py).
+pytestmark = pytest.mark.usefixtures("plan")
 
 
 S = _dt.timedelta(seconds=1)
