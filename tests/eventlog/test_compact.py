@@ -12,15 +12,10 @@ from eventlog._compact_merge import SOURCES_KEY
 from eventlog._compact_testing import make_segment, write_segments
 from eventlog.compactor import CompactionReport, compact
 from eventlog.segment import publish
-from eventlog.store import Store, open_store
-from query.scan import scan_store
+from eventlog.store import open_store
 from query.snapshot import take_snapshot
 
-
-def seen(store: Store, experiment: str = "*") -> tuple[int, int]:
-    """(events a reader sees, distinct event ids among them)."""
-    frame = scan_store(store, experiment).select("writer", "seq").collect()
-    return frame.height, frame.unique().height
+from .conftest import seen
 
 
 def test_compaction_merges_segments_and_readers_see_every_event_once(any_uri: str) -> None:

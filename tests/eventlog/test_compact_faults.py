@@ -19,8 +19,9 @@ from eventlog._compact_testing import write_segments
 from eventlog.compactor import compact
 from eventlog.gc import collect_garbage
 from eventlog.store import Store, open_store
-from query.scan import scan_store
 from query.snapshot import take_snapshot
+
+from .conftest import seen
 
 STEPS = ["listed", "file_written", "before_commit", "commit_written", "committed"]
 
@@ -28,10 +29,6 @@ STEPS = ["listed", "file_written", "before_commit", "commit_written", "committed
 class Crash(Exception):
     """Stands for the compactor dying at a protocol step."""
 
-
-def seen(store: Store) -> tuple[int, int]:
-    frame = scan_store(store).select("writer", "seq").collect()
-    return frame.height, frame.unique().height
 
 
 def crash_at(step: str):  # type: ignore[no-untyped-def]

@@ -10,13 +10,9 @@ from eventlog import manifest
 from eventlog._compact_testing import make_segment, write_segments
 from eventlog.compactor import compact
 from eventlog.segment import publish
-from eventlog.store import Store, open_store
-from query.scan import scan_store
+from eventlog.store import open_store
 
-
-def seen(store: Store, experiment: str = "*") -> tuple[int, int]:
-    frame = scan_store(store, experiment).select("writer", "seq").collect()
-    return frame.height, frame.unique().height
+from .conftest import seen
 
 
 def test_the_loser_of_a_race_over_the_same_segments_drops_its_file(any_uri: str) -> None:

@@ -16,10 +16,7 @@ from eventlog.gc import MIN_GRACE, GcReport, UnsafeGraceError, collect_garbage
 from eventlog.store import Store, open_store
 from query.scan import scan_store
 
-
-def seen(store: Store) -> tuple[int, int]:
-    frame = scan_store(store).select("writer", "seq").collect()
-    return frame.height, frame.unique().height
+from .conftest import seen
 
 
 def age(store: Store, prefix: str, seconds: float) -> None:
