@@ -9,7 +9,7 @@ import polars as pl
 from eventlog.store import Store
 from query.describe import DEFAULT_BUCKET_BITS, ORDER, STAT_COLUMNS, describe
 from query.filters import matches_text
-from query.scan import SMALL_SCAN_BYTES, as_store, column_predicates, columns, scan, scan_sized
+from query.scan import SMALL_SCAN_BYTES, as_store, column_predicates, columns, scan_sized
 from query.timefilters import seconds_between
 
 __all__ = ["STAT_COLUMNS", "run_durations", "summary"]
@@ -81,22 +81,22 @@ def summary(
     groups = ["experiment", "run", "event", "key"] if by_run else ["event", "key"]
     time_filters = {k: filters.pop(k) for k in ("since", "end") if k in filters}
     wants_latency = latency and matches_text("metric", filters["event"]) and matches_text("latency", filters.get("key"))
-    frame, size = scan_sized(resolved, experiment, run=run, **time_filters, **filters)
+    # One snapshot for both the metrics and the run durations (start/stop events).
+    events, size = scan_sized(resolved, experiment, run=run, **time_filters)
     small = size < SMALL_SCAN_BYTES
-    events = scan(resolved, experiment, run=run, **time_filters) if wants_latency else None
-    if small and events is not None:
+    if small and wants_latency:
         # small data: read the files once; the metrics and the run durations both come from memory
         known = columns()
         needed = {"experiment", "run", "event", "key", "value", *ORDER}
         needed |= {k if k in known else "extra" for k in filters}
         events = events.select([c for c in known if c in needed]).collect(engine="streaming").lazy()
-        frame = events
-        for predicate in column_predicates(**filters):
-            frame = frame.filter(predicate)
+    frame = events
+    for predicate in column_predicates(**filters):
+        frame = frame.filter(predicate)
     # per run, groups are many and small: coarser buckets keep the histogram small
     bits = 3 if by_run else DEFAULT_BUCKET_BITS
     stats = describe(frame.filter(pl.col("value").is_not_null()), groups, bucket_bits=bits, in_memory=small)
-    if events is None:
+    if not wants_latency:
         return stats
     runs = run_durations(events)
     if runs.height == 0:
