@@ -35,6 +35,7 @@ __all__ = ["Slot", "WriteBuffer"]
 _log = logging.getLogger("eventlog.buffer")
 
 _NS_PER_DAY = 86_400 * 10**9
+_MAP_TYPE = pa.map_(pa.string(), pa.string())
 
 
 class Slot(NamedTuple):
@@ -45,6 +46,18 @@ class Slot(NamedTuple):
     event: str
     key: str
     extra: tuple[tuple[str, str], ...]
+
+
+class _SlotColumns(NamedTuple):
+    """Per-slot columns, indexed by slot number; rebuilt only when slots were registered."""
+
+    slots: int  # how many slots these columns cover
+    experiments: list[str]  # the experiment of each slot
+    exp_index: np.ndarray[Any, Any]  # each slot's experiment as a small int (for partitioning)
+    run: Any  # pa.int64
+    event: Any  # pa.string
+    key: Any  # pa.string
+    extra: Any  # pa map<string, string>, or None when no slot has extras
 
 
 class _Part(NamedTuple):
@@ -71,6 +84,7 @@ class WriteBuffer:
         self._slot_ids: dict[Slot, int] = {}
         self._keysets: list[np.ndarray[Any, Any]] = []
         self._keyset_ids: dict[tuple[int, ...], int] = {}
+        self._slot_columns: _SlotColumns | None = None
         self._lock = threading.RLock()  # re-entrant: a SIGTERM handler may register a slot mid-registration
 
     # -- registration (slow path, rare) ---------------------------------------------------------
@@ -179,13 +193,32 @@ class WriteBuffer:
             dt=np.fromiter((row[4] for row in rows), dtype=np.int64, count=len(rows)),
         )
 
+    def _columns_of_slots(self) -> _SlotColumns:
+        # Slots only ever grow (one per run x key), so these are rebuilt only after a registration,
+        # not on every drain and partition.
+        count = len(self._slots)
+        cached = self._slot_columns
+        if cached is not None and cached.slots == count:
+            return cached
+        table = self._slots[:count]
+        names = sorted({s.experiment for s in table})
+        index = {name: i for i, name in enumerate(names)}
+        has_extras = any(s.extra for s in table)
+        self._slot_columns = _SlotColumns(
+            slots=count,
+            experiments=[s.experiment for s in table],
+            exp_index=np.fromiter((index[s.experiment] for s in table), dtype=np.int64, count=count),
+            run=pa.array(np.fromiter((s.run for s in table), dtype=np.int64, count=count)),
+            event=pa.array([s.event for s in table]),
+            key=pa.array([s.key for s in table]),
+            extra=pa.array([list(s.extra) for s in table], type=_MAP_TYPE) if has_extras else None,
+        )
+        return self._slot_columns
+
     def _segments(self, slots: np.ndarray[Any, Any], dts: np.ndarray[Any, Any], columns: dict[str, Any]) -> list[Segment]:
-        slot_table = list(self._slots)
-        experiments = sorted({s.experiment for s in slot_table})
-        exp_index = {name: i for i, name in enumerate(experiments)}
-        exp_of_slot = np.fromiter((exp_index[s.experiment] for s in slot_table), dtype=np.int64, count=len(slot_table))
+        by_slot = self._columns_of_slots()
         days = dts // _NS_PER_DAY
-        group_key = exp_of_slot[slots] * 1_000_000 + (days - days.min())
+        group_key = by_slot.exp_index[slots] * 1_000_000 + (days - days.min())
         groups: list[Any]
         if group_key.min() == group_key.max():
             groups = [None]
@@ -198,17 +231,15 @@ class WriteBuffer:
             g_slots = slots if rows is None else slots[rows]
             g_dts = dts if rows is None else dts[rows]
             g_columns = columns if rows is None else {k: v.take(pa.array(rows)) for k, v in columns.items()}
-            experiment = slot_table[int(g_slots[0])].experiment
-            segments.append(self._encode(experiment, g_slots, g_dts, g_columns, slot_table))
+            segments.append(self._encode(g_slots, g_dts, g_columns, by_slot))
         return segments
 
     def _encode(
         self,
-        experiment: str,
         slots: np.ndarray[Any, Any],
         dts: np.ndarray[Any, Any],
         columns: dict[str, Any],
-        slot_table: list[Slot],
+        by_slot: _SlotColumns,
     ) -> Segment:
         n = len(slots)
         first_seq = self.next_seq
@@ -218,10 +249,10 @@ class WriteBuffer:
         zeros = pa.array(np.zeros(n, dtype=np.int32))
         schema = arrow_schema()
         arrays = {
-            "run": pa.array(np.fromiter((s.run for s in slot_table), dtype=np.int64, count=len(slot_table))).take(indices),
+            "run": by_slot.run.take(indices),
             "step": columns["step"],
-            "event": pa.DictionaryArray.from_arrays(indices, pa.array([s.event for s in slot_table])),
-            "key": pa.DictionaryArray.from_arrays(indices, pa.array([s.key for s in slot_table])),
+            "event": pa.DictionaryArray.from_arrays(indices, by_slot.event),
+            "key": pa.DictionaryArray.from_arrays(indices, by_slot.key),
             "value": columns["value"],
             "value_json": columns["value_json"],
             "dt": pa.array(dts).view(pa.timestamp("ns", tz="UTC")),
@@ -230,11 +261,11 @@ class WriteBuffer:
             "rank": pa.nulls(n, pa.int64()) if ident.rank is None else pa.array(np.full(n, ident.rank, dtype=np.int64)),
             "writer": pa.DictionaryArray.from_arrays(zeros, pa.array([ident.writer])),
             "seq": pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64)),
-            "extra": _extras(slot_table, indices, n),
+            "extra": _no_extras(n) if by_slot.extra is None else by_slot.extra.take(indices),
         }
         table = pa.table([arrays[name] for name in schema.names], names=schema.names)
         return Segment(
-            experiment=experiment,
+            experiment=by_slot.experiments[int(slots[0])],
             date=date_of_ns(int(dts[0])),
             writer=ident.writer,
             first_seq=first_seq,
@@ -257,9 +288,11 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 def _steps(steps: list[int | None]) -> Any:
     try:
         return pa.array(np.fromiter(steps, dtype=np.int64, count=len(steps)))
-    except TypeError:  # some steps are None
+    except (TypeError, OverflowError):  # some steps are None, or out of range
         pass
-    except OverflowError:  # the hot path does not range-check; a whole batch must not fail for one step
+    try:
+        return pa.array(steps, type=pa.int64())  # None steps: still one pass in C
+    except (OverflowError, pa.ArrowInvalid):  # the hot path does not range-check; one step must not fail the batch
         pass
     in_range = [s if s is None or _INT64_MIN <= s <= _INT64_MAX else None for s in steps]
     if any(s is not None and s is not i for s, i in zip(steps, in_range, strict=True)):
@@ -267,10 +300,7 @@ def _steps(steps: list[int | None]) -> Any:
     return pa.array(in_range, type=pa.int64())
 
 
-def _extras(slot_table: list[Slot], indices: Any, n: int) -> Any:
-    map_type = pa.map_(pa.string(), pa.string())
-    if not any(s.extra for s in slot_table):
-        offsets = pa.array(np.zeros(n + 1, dtype=np.int32))
-        return pa.MapArray.from_arrays(offsets, pa.array([], pa.string()), pa.array([], pa.string()), type=map_type)
-    per_slot = pa.array([list(s.extra) for s in slot_table], type=map_type)
-    return per_slot.take(indices)
+def _no_extras(n: int) -> Any:
+    """A map column of `n` empty maps, built without a Python object per row."""
+    offsets = pa.array(np.zeros(n + 1, dtype=np.int32))
+    return pa.MapArray.from_arrays(offsets, pa.array([], pa.string()), pa.array([], pa.string()), type=_MAP_TYPE)
