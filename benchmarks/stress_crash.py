@@ -138,7 +138,7 @@ def measure_recovery(workdir: str, events: int, batch: int = 10_000) -> dict[str
     t0 = time.time_ns()
     for start in range(0, events, batch):
         n = min(batch, events - start)
-        buffer.scalar_rows.extend((slots[i % 10], rng.random(), (start + i) // 10, t0 + (start + i) * 1000) for i in range(n))
+        buffer.add_metrics((slots[i % 10], rng.random(), (start + i) // 10, t0 + (start + i) * 1000) for i in range(n))
         spool.append(buffer.drain())
     size = spool.size()
     spool.close(remove=False)  # the writer "dies": the lock is released, the frames stay

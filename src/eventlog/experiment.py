@@ -342,9 +342,8 @@ class Experiment(ExperimentReads):
             code = self._codes.get(key)
             if code is None:
                 code = self._codes[key] = self._slot("metric", key)
-            rows = self._buffer.scalar_rows
-            if len(rows) < self._recorder.threshold or self._recorder.full():
-                rows.append((code, number, step, time.time_ns()))
+            if self._buffer.pending() < self._recorder.threshold or self._recorder.full():
+                self._buffer.add_metrics([(code, number, step, time.time_ns())])
         self._raise_background_error()
 
     def _log_generic(self, event: str, key: str, value: Any, step: Any, dt: Any, extra: dict[str, Any]) -> None:

@@ -43,7 +43,7 @@ class Log:
         uri: any fsspec URI; None means $EVENTLOG_URI, else `./eventlog`.
         flush_every: seconds between automatic flushes (default 5).
         max_events: buffered events that trigger a flush.
-        max_buffer: buffered events at which back-pressure applies (default 2 x max_events).
+        max_buffer: buffered events at which back-pressure applies (default 4 x max_events).
         on_full: `block` (default) or `drop` when the buffer is full.
         close_timeout: seconds `close()` (and exit, and SIGTERM) waits for the final flush.
         durability: `memory`, `spool` (default) or `sync`: what a crash can lose (see `FlushPolicy`).

@@ -1,9 +1,12 @@
 """The in-memory write buffer: where `log_*` calls put events, and how they become segments.
 
-Events wait here as rows in three append-only lists (appending one tuple to a list is atomic
+Events wait here in three append-only lists (appending to or extending a list by a tuple is atomic
 under the GIL, so the hot path needs no lock):
 
-- scalar rows `(slot, value, step, dt_ns)`: one `log_metric` call;
+- scalar rows, flat: `slot, value, step, dt_ns` per `log_metric` call. Flat rather than one tuple
+  per event because the drain then takes each column with one C-speed slice (`rows[1::4]`) instead
+  of a Python-level pass, and frees no tuples: measured 0.25 µs → 0.13 µs per event of drain work,
+  done while holding the GIL that the training loop needs;
 - block rows `(keyset, values: array('d'), step, dt_ns)`: one `log_metrics` call (many keys);
 - generic rows `(slot, value, value_json, step, dt_ns)`: everything else (params, start/stop, ...).
 
@@ -19,7 +22,8 @@ from __future__ import annotations
 import logging
 import threading
 from array import array
-from operator import itemgetter
+from collections.abc import Iterable
+from itertools import chain
 from typing import Any, NamedTuple
 
 import numpy as np
@@ -29,13 +33,16 @@ from eventlog.event import arrow_schema
 from eventlog.identity import Identity
 from eventlog.layout import date_of_ns
 from eventlog.segment import Segment, encode_table
+from ingest.columns import numeric, numeric_or_null, string_map, strings
 
-__all__ = ["Slot", "WriteBuffer"]
+__all__ = ["SCALAR_WIDTH", "Slot", "WriteBuffer"]
 
 _log = logging.getLogger("eventlog.buffer")
 
+SCALAR_WIDTH = 4  # items per event in `WriteBuffer.scalar_rows`: slot, value, step, dt_ns
 _NS_PER_DAY = 86_400 * 10**9
 _MAP_TYPE = pa.map_(pa.string(), pa.string())
+_DT_TYPE = pa.timestamp("ns", tz="UTC")
 
 
 class Slot(NamedTuple):
@@ -76,7 +83,7 @@ class WriteBuffer:
 
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
-        self.scalar_rows: list[tuple[int, float, int | None, int]] = []
+        self.scalar_rows: list[Any] = []  # flat: SCALAR_WIDTH items per event
         self.block_rows: list[tuple[int, array[float], int | None, int]] = []
         self.generic_rows: list[tuple[int, float | None, str | None, int | None, int]] = []
         self.next_seq = 0
@@ -85,6 +92,8 @@ class WriteBuffer:
         self._keysets: list[np.ndarray[Any, Any]] = []
         self._keyset_ids: dict[tuple[int, ...], int] = {}
         self._slot_columns: _SlotColumns | None = None
+        self._sealed: list[_Part] = []
+        self._sealed_events = 0
         self._lock = threading.RLock()  # re-entrant: a SIGTERM handler may register a slot mid-registration
 
     # -- registration (slow path, rare) ---------------------------------------------------------
@@ -115,30 +124,50 @@ class WriteBuffer:
                 self._keyset_ids[slots] = found
             return found
 
+    def add_metrics(self, rows: Iterable[tuple[int, float, int | None, int]]) -> None:
+        """Append `(slot, value, step, dt_ns)` metric rows (the hot path extends `scalar_rows` itself)."""
+        self.scalar_rows.extend(list(chain.from_iterable(rows)))  # one atomic extend: a drain never splits a row
+
     def pending(self) -> int:
-        """How many events wait in the buffer (approximate while others append)."""
+        """How many events wait in the buffer, sealed or not (approximate while others append)."""
         # O(1): block rows are counted as (rows x size of the newest row), since the buffer is
         # checked on the hot path and summing every row's length made log_metrics quadratic.
         blocks = self.block_rows
         block_events = len(blocks) * len(blocks[-1][1]) if blocks else 0
-        return len(self.scalar_rows) + len(self.generic_rows) + block_events
+        return self._sealed_events + len(self.scalar_rows) // SCALAR_WIDTH + len(self.generic_rows) + block_events
 
-    # -- draining (the flusher's thread) ----------------------------------------------------------
-    def drain(self) -> list[Segment]:
-        """Take every complete row out of the buffer and encode it as segments (one per partition).
+    def seal(self) -> None:
+        """Move every pending row out of the live lists and into columns, ready for the next drain.
 
-        Returns:
-            The encoded segments, in sequence order; [] if nothing was pending.
+        Called by the writer's thread when the buffer reaches `max_events`, and by `drain()`. Why
+        here and not only in the flusher: the conversion needs the GIL wherever it runs, so the
+        training loop pays for it either way; done here, (1) the live lists drop below the
+        threshold at once (before, every `log_*` call took the slow `full()` branch until the
+        flusher got the GIL: half of all calls, measured), (2) the Python objects are freed at
+        once, so a sealed event takes ~30 bytes instead of ~90 and the buffer can hold more, and
+        (3) the flusher is left with work that mostly releases the GIL (Parquet, I/O).
         """
-        parts = [
-            part
-            for part in (
+        with self._lock:
+            parts = [
                 self._scalar_part(_take(self.scalar_rows)),
                 self._block_part(_take(self.block_rows)),
                 self._generic_part(_take(self.generic_rows)),
-            )
-            if part is not None
-        ]
+            ]
+            for part in parts:
+                if part is not None:
+                    self._sealed.append(part)
+                    self._sealed_events += len(part.slot)
+
+    # -- draining (the flusher's thread) ----------------------------------------------------------
+    def drain(self) -> list[Segment]:
+        """Take every pending event (sealed or not) out of the buffer and encode it as segments.
+
+        Returns:
+            The encoded segments (one per partition), in sequence order; [] if nothing was pending.
+        """
+        with self._lock:
+            self.seal()
+            parts, self._sealed, self._sealed_events = self._sealed, [], 0
         if not parts:
             return []
         slots = np.concatenate([p.slot for p in parts])
@@ -150,16 +179,15 @@ class WriteBuffer:
         }
         return self._segments(slots, dts, columns)
 
-    def _scalar_part(self, rows: list[tuple[int, float, int | None, int]]) -> _Part | None:
+    def _scalar_part(self, rows: list[Any]) -> _Part | None:
         if not rows:
             return None
-        n = len(rows)
         return _Part(
-            slot=np.fromiter(map(itemgetter(0), rows), dtype=np.int32, count=n),
-            value=pa.array(np.fromiter(map(itemgetter(1), rows), dtype=np.float64, count=n)),
-            value_json=pa.nulls(n, pa.string()),
-            step=_steps(list(map(itemgetter(2), rows))),
-            dt=np.fromiter(map(itemgetter(3), rows), dtype=np.int64, count=n),
+            slot=np.array(rows[0::SCALAR_WIDTH], dtype=np.int32),
+            value=numeric(np.array(rows[1::SCALAR_WIDTH], dtype=np.float64)),
+            value_json=pa.nulls(len(rows) // SCALAR_WIDTH, pa.string()),
+            step=_steps(rows[2::SCALAR_WIDTH]),
+            dt=np.array(rows[3::SCALAR_WIDTH], dtype=np.int64),
         )
 
     def _block_part(self, rows: list[tuple[int, array[float], int | None, int]]) -> _Part | None:
@@ -176,9 +204,9 @@ class WriteBuffer:
         step_index = np.repeat(np.arange(len(rows)), lengths)
         return _Part(
             slot=slots,
-            value=pa.array(values),
+            value=numeric(values),
             value_json=pa.nulls(len(values), pa.string()),
-            step=steps.take(pa.array(step_index)),
+            step=steps.take(numeric(step_index)),
             dt=np.repeat(np.fromiter((row[3] for row in rows), dtype=np.int64, count=len(rows)), lengths),
         )
 
@@ -187,9 +215,9 @@ class WriteBuffer:
             return None
         return _Part(
             slot=np.fromiter((row[0] for row in rows), dtype=np.int32, count=len(rows)),
-            value=pa.array([row[1] for row in rows], type=pa.float64()),
-            value_json=pa.array([row[2] for row in rows], type=pa.string()),
-            step=pa.array([row[3] for row in rows], type=pa.int64()),
+            value=numeric_or_null([row[1] for row in rows], np.float64),
+            value_json=strings([row[2] for row in rows]),
+            step=_steps([row[3] for row in rows]),
             dt=np.fromiter((row[4] for row in rows), dtype=np.int64, count=len(rows)),
         )
 
@@ -208,10 +236,10 @@ class WriteBuffer:
             slots=count,
             experiments=[s.experiment for s in table],
             exp_index=np.fromiter((index[s.experiment] for s in table), dtype=np.int64, count=count),
-            run=pa.array(np.fromiter((s.run for s in table), dtype=np.int64, count=count)),
-            event=pa.array([s.event for s in table]),
-            key=pa.array([s.key for s in table]),
-            extra=pa.array([list(s.extra) for s in table], type=_MAP_TYPE) if has_extras else None,
+            run=numeric(np.fromiter((s.run for s in table), dtype=np.int64, count=count)),
+            event=strings([s.event for s in table]),
+            key=strings([s.key for s in table]),
+            extra=string_map([s.extra for s in table], _MAP_TYPE) if has_extras else None,
         )
         return self._slot_columns
 
@@ -230,7 +258,7 @@ class WriteBuffer:
         for rows in groups:
             g_slots = slots if rows is None else slots[rows]
             g_dts = dts if rows is None else dts[rows]
-            g_columns = columns if rows is None else {k: v.take(pa.array(rows)) for k, v in columns.items()}
+            g_columns = columns if rows is None else {k: v.take(numeric(rows)) for k, v in columns.items()}
             segments.append(self._encode(g_slots, g_dts, g_columns, by_slot))
         return segments
 
@@ -245,8 +273,8 @@ class WriteBuffer:
         first_seq = self.next_seq
         self.next_seq += n
         ident = self.identity
-        indices = pa.array(slots, type=pa.int32())
-        zeros = pa.array(np.zeros(n, dtype=np.int32))
+        indices = numeric(slots.astype(np.int32, copy=False))
+        zeros = numeric(np.zeros(n, dtype=np.int32))
         schema = arrow_schema()
         arrays = {
             "run": by_slot.run.take(indices),
@@ -255,12 +283,12 @@ class WriteBuffer:
             "key": pa.DictionaryArray.from_arrays(indices, by_slot.key),
             "value": columns["value"],
             "value_json": columns["value_json"],
-            "dt": pa.array(dts).view(pa.timestamp("ns", tz="UTC")),
-            "node": pa.DictionaryArray.from_arrays(zeros, pa.array([ident.node])),
-            "userid": pa.DictionaryArray.from_arrays(zeros, pa.array([ident.userid])),
-            "rank": pa.nulls(n, pa.int64()) if ident.rank is None else pa.array(np.full(n, ident.rank, dtype=np.int64)),
-            "writer": pa.DictionaryArray.from_arrays(zeros, pa.array([ident.writer])),
-            "seq": pa.array(np.arange(first_seq, first_seq + n, dtype=np.int64)),
+            "dt": numeric(dts, _DT_TYPE),
+            "node": pa.DictionaryArray.from_arrays(zeros, strings([ident.node])),
+            "userid": pa.DictionaryArray.from_arrays(zeros, strings([ident.userid])),
+            "rank": pa.nulls(n, pa.int64()) if ident.rank is None else numeric(np.full(n, ident.rank, dtype=np.int64)),
+            "writer": pa.DictionaryArray.from_arrays(zeros, strings([ident.writer])),
+            "seq": numeric(np.arange(first_seq, first_seq + n, dtype=np.int64)),
             "extra": _no_extras(n) if by_slot.extra is None else by_slot.extra.take(indices),
         }
         table = pa.table([arrays[name] for name in schema.names], names=schema.names)
@@ -275,7 +303,10 @@ class WriteBuffer:
 
 
 def _take(rows: list[Any]) -> list[Any]:
-    """Remove and return the first len(rows) rows; rows appended meanwhile stay for the next drain."""
+    """Remove and return the first len(rows) items; items appended meanwhile stay for the next drain.
+
+    A flat scalar row is added by one atomic `extend`, so len(rows) never splits an event.
+    """
     n = len(rows)
     taken = rows[:n]
     del rows[:n]
@@ -286,21 +317,21 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 
 def _steps(steps: list[int | None]) -> Any:
+    """The step column; a step outside int64 (the hot path does not range-check) becomes null, with a warning."""
     try:
-        return pa.array(np.fromiter(steps, dtype=np.int64, count=len(steps)))
+        return numeric(np.fromiter(steps, dtype=np.int64, count=len(steps)))  # the common case: one pass in C
     except (TypeError, OverflowError):  # some steps are None, or out of range
         pass
     try:
-        return pa.array(steps, type=pa.int64())  # None steps: still one pass in C
-    except (OverflowError, pa.ArrowInvalid):  # the hot path does not range-check; one step must not fail the batch
+        return numeric_or_null(steps, np.int64)
+    except OverflowError:  # one step must not fail the batch
         pass
     in_range = [s if s is None or _INT64_MIN <= s <= _INT64_MAX else None for s in steps]
-    if any(s is not None and s is not i for s, i in zip(steps, in_range, strict=True)):
-        _log.warning("eventlog: steps outside the 64-bit range were stored as null (their events are kept)")
-    return pa.array(in_range, type=pa.int64())
+    _log.warning("eventlog: steps outside the 64-bit range were stored as null (their events are kept)")
+    return numeric_or_null(in_range, np.int64)
 
 
 def _no_extras(n: int) -> Any:
     """A map column of `n` empty maps, built without a Python object per row."""
-    offsets = pa.array(np.zeros(n + 1, dtype=np.int32))
-    return pa.MapArray.from_arrays(offsets, pa.array([], pa.string()), pa.array([], pa.string()), type=_MAP_TYPE)
+    offsets = numeric(np.zeros(n + 1, dtype=np.int32))
+    return pa.MapArray.from_arrays(offsets, strings([]), strings([]), type=_MAP_TYPE)

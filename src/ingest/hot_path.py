@@ -16,11 +16,13 @@ from collections.abc import Callable
 from time import time_ns
 from typing import Any
 
+from ingest.buffer import SCALAR_WIDTH
+
 __all__ = ["make_log_metric"]
 
 
 def make_log_metric(
-    rows: list[tuple[int, float, int | None, int]],
+    rows: list[Any],
     codes: dict[str, int],
     threshold: int,
     slow: Callable[[str, Any, Any, Any, dict[str, Any]], None],
@@ -29,22 +31,23 @@ def make_log_metric(
     """Build a `log_metric(key, value, step=None, dt=None, **extra)` for one run.
 
     Args:
-        rows: the buffer's scalar rows, appended to as `(slot, value, step, dt_ns)`.
+        rows: the buffer's flat scalar rows, extended by `slot, value, step, dt_ns` per event.
         codes: key → slot for this run; a miss sends the call to `slow`.
-        threshold: buffered rows at which `full()` is called.
+        threshold: buffered events at which `full()` is called.
         slow: handles every call the fast path does not (validation, registration, errors).
         full: wakes the flusher and applies back-pressure; False means drop the event.
     """
-    append = rows.append
+    extend = rows.extend
     get = codes.get
+    limit = threshold * SCALAR_WIDTH
 
     def log_metric(key: str, value: Any, step: Any = None, dt: Any = None, **extra: Any) -> None:
         code = get(key)
         if code is None or type(value) is not float or extra or dt is not None or (step is not None and type(step) is not int):
             slow(key, value, step, dt, extra)
             return
-        if len(rows) >= threshold and not full():
+        if len(rows) >= limit and not full():
             return
-        append((code, value, step, time_ns()))
+        extend((code, value, step, time_ns()))
 
     return log_metric

@@ -38,8 +38,8 @@ class FlushPolicy:
     Attributes:
         flush_every: seconds between automatic flushes (default 5).
         max_events: buffered events that trigger a flush (default 100,000, ~0.9 MB segments).
-        max_buffer: buffered events at which back-pressure applies (default 2 x max_events;
-            it bounds memory: ~160 bytes per buffered event).
+        max_buffer: buffered events at which back-pressure applies (default 4 x max_events;
+            it bounds memory: ~90 bytes per live event, ~35 per sealed one).
         on_full: `block` the logging call until the flusher catches up (default, loses nothing),
             or `drop` the event and count it (`Log.dropped`).
         close_timeout: seconds `close()` (and interpreter exit) waits for the final flush.
@@ -71,7 +71,7 @@ class FlushPolicy:
     @property
     def capacity(self) -> int:
         """Buffered events at which back-pressure applies."""
-        return self.max_buffer or 2 * self.max_events
+        return self.max_buffer or 4 * self.max_events
 
 
 class Recorder:
@@ -119,7 +119,7 @@ class Recorder:
     @property
     def threshold(self) -> int:
         """Buffered events at which the hot path calls `full()`."""
-        return self.policy.max_events
+        return min(self.policy.max_events, self.policy.capacity)
 
     @property
     def closed(self) -> bool:
@@ -170,8 +170,14 @@ class Recorder:
             TimeoutError: with `block`, a deadline set by `set_deadline` (exit, SIGTERM) passed.
         """
         self._flusher.wake()
-        if self.buffer.pending() < self.policy.capacity:
+        pending = self.buffer.pending()
+        if pending <= self.policy.capacity - self.threshold:
+            # Room for another `threshold` live events: seal, so that the hot path's length check
+            # passes again for the next `threshold` events (see WriteBuffer.seal).
+            self.buffer.seal()
             return True
+        if pending < self.policy.capacity:
+            return True  # near the bound: every call comes here until the flusher drained
         if self.policy.on_full == "drop":
             self.dropped += 1
             if self.dropped == 1 or self.dropped % 100_000 == 0:

@@ -50,7 +50,7 @@ def test_recover_publishes_a_dead_writers_spool(local_uri: str, tmp_path: Path) 
     store = open_store(local_uri)
     buffer = WriteBuffer(Identity(node="n", userid="u", rank=None, writer="dead-1"))
     slot = buffer.slot("crashed", 1, "metric", "loss")
-    buffer.scalar_rows.extend((slot, float(i), i, T0 + i) for i in range(25))
+    buffer.add_metrics((slot, float(i), i, T0 + i) for i in range(25))
     spool = Spool(spool_dir(store, spool_base), "dead-1")
     spool.append(buffer.drain())
     spool.close(remove=False)  # the writer died with its frames in the spool

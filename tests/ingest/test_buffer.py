@@ -22,7 +22,7 @@ def test_drain_splits_by_experiment_and_date_and_numbers_events() -> None:
     buf = WriteBuffer(Identity(node="n", userid="u", rank=3, writer="w1"))
     a = buf.slot("a", 1, "metric", "loss")
     b = buf.slot("b", 7, "metric", "acc", {"tag": "x"})
-    buf.scalar_rows.extend([(a, 1.0, 0, T0), (b, 2.0, None, T0 + 1), (a, 3.0, 1, T0 + DAY)])
+    buf.add_metrics([(a, 1.0, 0, T0), (b, 2.0, None, T0 + 1), (a, 3.0, 1, T0 + DAY)])
     segments = buf.drain()
     assert [(s.experiment, s.date, s.count) for s in segments] == [("a", "2025-11-23", 1), ("a", "2025-11-24", 1), ("b", "2025-11-23", 1)]
     assert sorted(s.first_seq for s in segments) == [0, 1, 2]
@@ -51,9 +51,9 @@ def test_block_and_generic_rows_expand_in_order_with_their_steps() -> None:
 def test_rows_appended_during_a_drain_wait_for_the_next_one() -> None:
     buf = WriteBuffer(Identity(node="n", userid="u", rank=None, writer="w"))
     s = buf.slot("e", 1, "metric", "m")
-    buf.scalar_rows.extend((s, float(i), i, T0 + i) for i in range(10))
+    buf.add_metrics((s, float(i), i, T0 + i) for i in range(10))
     first = buf.drain()
-    buf.scalar_rows.append((s, 10.0, 10, T0 + 10))
+    buf.add_metrics([(s, 10.0, 10, T0 + 10)])
     second = buf.drain()
     assert sum(x.count for x in first) == 10 and sum(x.count for x in second) == 1
     assert rows_of(second[0])[0]["seq"] == 10

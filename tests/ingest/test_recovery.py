@@ -35,7 +35,7 @@ def make_segments(writer: str, batches: list[int], experiment: str = "e") -> lis
     segments: list[Segment] = []
     i = 0
     for size in batches:
-        buffer.scalar_rows.extend((slot, float(j), j, T0 + j) for j in range(i, i + size))
+        buffer.add_metrics((slot, float(j), j, T0 + j) for j in range(i, i + size))
         i += size
         segments.extend(buffer.drain())
     return segments

@@ -63,7 +63,7 @@ class CrashRecoverMachine(RuleBasedStateMachine):
 
     @rule(n=st.integers(min_value=1, max_value=50))
     def log(self, n: int) -> None:
-        self.buffer.scalar_rows.extend((self.slot, float(i), i, T0 + i) for i in range(n))
+        self.buffer.add_metrics((self.slot, float(i), i, T0 + i) for i in range(n))
 
     @rule()
     def drain(self) -> None:

@@ -97,7 +97,7 @@ def test_ranks_of_two_jobs_racing_get_one_run_per_job(rgw_uri: str) -> None:
 def test_recovery_racing_the_live_writer_publishes_each_segment_once(rgw_uri: str) -> None:
     buffer = WriteBuffer(Identity(node="n", userid="u", rank=None, writer="w-live"))
     slot = buffer.slot("e", 1, "metric", "x")
-    buffer.scalar_rows.extend((slot, float(i), i, 1_763_856_000 * 10**9 + i) for i in range(500))
+    buffer.add_metrics((slot, float(i), i, 1_763_856_000 * 10**9 + i) for i in range(500))
     (segment,) = buffer.drain()
     clients = stores(rgw_uri, 8)
     created = race(8, lambda i: publish(clients[i], segment))
