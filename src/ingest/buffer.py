@@ -11,10 +11,11 @@ under the GIL, so the hot path needs no lock):
 - generic rows `(slot, value, value_json, step, dt_ns)`: everything else (params, start/stop, ...).
 
 A *slot* is a small int standing for (experiment, run, event kind, key, extras), registered once
-per distinct combination; rows carry only the int. `drain()` takes every complete row, turns the
-rows into Arrow columns with numpy (no per-event Python work beyond one pass per column), splits
-them by partition (experiment, UTC date), numbers them with the writer's sequence and encodes one
-Parquet segment per partition.
+per distinct combination; rows carry only the int. When `max_events` wait, the writer's thread
+calls `seal()`: it takes every complete row, turns the rows into Arrow columns with numpy (no
+per-event Python work beyond one pass per column), splits them by partition (experiment, UTC
+date) and numbers them with the writer's sequence. `drain()` (the flusher's thread) seals what is
+left, then encodes one Parquet segment per partition.
 """
 
 from __future__ import annotations
@@ -67,6 +68,15 @@ class _SlotColumns(NamedTuple):
     extra: Any  # pa map<string, string>, or None when no slot has extras
 
 
+class _Sealed(NamedTuple):
+    """Events of one partition, sealed into an Arrow table (all file columns, seq numbered)."""
+
+    experiment: str
+    date: str
+    first_seq: int
+    table: Any  # pa.Table in arrow_schema() order
+
+
 class _Part(NamedTuple):
     slot: Any  # numpy int32
     value: Any  # pa.float64
@@ -92,7 +102,7 @@ class WriteBuffer:
         self._keysets: list[np.ndarray[Any, Any]] = []
         self._keyset_ids: dict[tuple[int, ...], int] = {}
         self._slot_columns: _SlotColumns | None = None
-        self._sealed: list[_Part] = []
+        self._sealed: list[_Sealed] = []
         self._sealed_events = 0
         self._lock = threading.RLock()  # re-entrant: a SIGTERM handler may register a slot mid-registration
 
@@ -137,26 +147,41 @@ class WriteBuffer:
         return self._sealed_events + len(self.scalar_rows) // SCALAR_WIDTH + len(self.generic_rows) + block_events
 
     def seal(self) -> None:
-        """Move every pending row out of the live lists and into columns, ready for the next drain.
+        """Move every pending row out of the live lists into Arrow tables, ready for the next drain.
 
         Called by the writer's thread when the buffer reaches `max_events`, and by `drain()`. Why
-        here and not only in the flusher: the conversion needs the GIL wherever it runs, so the
-        training loop pays for it either way; done here, (1) the live lists drop below the
-        threshold at once (before, every `log_*` call took the slow `full()` branch until the
-        flusher got the GIL: half of all calls, measured), (2) the Python objects are freed at
-        once, so a sealed event takes ~30 bytes instead of ~90 and the buffer can hold more, and
-        (3) the flusher is left with work that mostly releases the GIL (Parquet, I/O).
+        on the writer's thread and not only in the flusher: this work needs the GIL wherever it
+        runs, so the training loop pays for it either way. Done here,
+        (1) the live lists drop below the threshold at once (before, every `log_*` call took the
+            slow `full()` branch until the flusher got the GIL: half of all calls, measured);
+        (2) the Python objects are freed at once, so a sealed event takes ~70 bytes, not ~90;
+        (3) the flusher is left with Parquet encoding and I/O, which release the GIL. Every numpy
+            or Arrow call on a large array releases and re-takes the GIL too, and each re-take
+            from a thread waits up to the 5 ms switch interval while the training loop runs:
+            measured, half the flusher's time went to such waits, and back-pressure made the
+            training loop wait for them.
         """
         with self._lock:
             parts = [
-                self._scalar_part(_take(self.scalar_rows)),
-                self._block_part(_take(self.block_rows)),
-                self._generic_part(_take(self.generic_rows)),
+                part
+                for part in (
+                    self._scalar_part(_take(self.scalar_rows)),
+                    self._block_part(_take(self.block_rows)),
+                    self._generic_part(_take(self.generic_rows)),
+                )
+                if part is not None
             ]
-            for part in parts:
-                if part is not None:
-                    self._sealed.append(part)
-                    self._sealed_events += len(part.slot)
+            if not parts:
+                return
+            slots = np.concatenate([p.slot for p in parts])
+            dts = np.concatenate([p.dt for p in parts])
+            columns = {
+                "value": pa.concat_arrays([p.value for p in parts]),
+                "value_json": pa.concat_arrays([p.value_json for p in parts]),
+                "step": pa.concat_arrays([p.step for p in parts]),
+            }
+            self._sealed.extend(self._partitions(slots, dts, columns))
+            self._sealed_events += len(slots)
 
     # -- draining (the flusher's thread) ----------------------------------------------------------
     def drain(self) -> list[Segment]:
@@ -167,17 +192,24 @@ class WriteBuffer:
         """
         with self._lock:
             self.seal()
-            parts, self._sealed, self._sealed_events = self._sealed, [], 0
-        if not parts:
-            return []
-        slots = np.concatenate([p.slot for p in parts])
-        dts = np.concatenate([p.dt for p in parts])
-        columns = {
-            "value": pa.concat_arrays([p.value for p in parts]),
-            "value_json": pa.concat_arrays([p.value_json for p in parts]),
-            "step": pa.concat_arrays([p.step for p in parts]),
-        }
-        return self._segments(slots, dts, columns)
+            sealed, self._sealed, self._sealed_events = self._sealed, [], 0
+        by_partition: dict[tuple[str, str], list[_Sealed]] = {}
+        for piece in sealed:
+            by_partition.setdefault((piece.experiment, piece.date), []).append(piece)
+        return [self._segment(pieces) for pieces in by_partition.values()]
+
+    def _segment(self, pieces: list[_Sealed]) -> Segment:
+        """One segment of a partition's sealed tables (their seqs ascend; they may have gaps)."""
+        first = pieces[0]
+        table = first.table if len(pieces) == 1 else pa.concat_tables([p.table for p in pieces])
+        return Segment(
+            experiment=first.experiment,
+            date=first.date,
+            writer=self.identity.writer,
+            first_seq=first.first_seq,
+            count=table.num_rows,
+            data=encode_table(table),
+        )
 
     def _scalar_part(self, rows: list[Any]) -> _Part | None:
         if not rows:
@@ -243,7 +275,7 @@ class WriteBuffer:
         )
         return self._slot_columns
 
-    def _segments(self, slots: np.ndarray[Any, Any], dts: np.ndarray[Any, Any], columns: dict[str, Any]) -> list[Segment]:
+    def _partitions(self, slots: np.ndarray[Any, Any], dts: np.ndarray[Any, Any], columns: dict[str, Any]) -> list[_Sealed]:
         by_slot = self._columns_of_slots()
         days = dts // _NS_PER_DAY
         group_key = by_slot.exp_index[slots] * 1_000_000 + (days - days.min())
@@ -254,21 +286,21 @@ class WriteBuffer:
             order = np.argsort(group_key, kind="stable")
             bounds = np.flatnonzero(np.diff(group_key[order])) + 1
             groups = np.split(order, bounds)
-        segments = []
+        sealed = []
         for rows in groups:
             g_slots = slots if rows is None else slots[rows]
             g_dts = dts if rows is None else dts[rows]
             g_columns = columns if rows is None else {k: v.take(numeric(rows)) for k, v in columns.items()}
-            segments.append(self._encode(g_slots, g_dts, g_columns, by_slot))
-        return segments
+            sealed.append(self._sealed_table(g_slots, g_dts, g_columns, by_slot))
+        return sealed
 
-    def _encode(
+    def _sealed_table(
         self,
         slots: np.ndarray[Any, Any],
         dts: np.ndarray[Any, Any],
         columns: dict[str, Any],
         by_slot: _SlotColumns,
-    ) -> Segment:
+    ) -> _Sealed:
         n = len(slots)
         first_seq = self.next_seq
         self.next_seq += n
@@ -291,14 +323,11 @@ class WriteBuffer:
             "seq": numeric(np.arange(first_seq, first_seq + n, dtype=np.int64)),
             "extra": _no_extras(n) if by_slot.extra is None else by_slot.extra.take(indices),
         }
-        table = pa.table([arrays[name] for name in schema.names], names=schema.names)
-        return Segment(
+        return _Sealed(
             experiment=by_slot.experiments[int(slots[0])],
             date=date_of_ns(int(dts[0])),
-            writer=ident.writer,
             first_seq=first_seq,
-            count=n,
-            data=encode_table(table),
+            table=pa.table([arrays[name] for name in schema.names], names=schema.names),
         )
 
 

@@ -57,3 +57,27 @@ def test_rows_appended_during_a_drain_wait_for_the_next_one() -> None:
     second = buf.drain()
     assert sum(x.count for x in first) == 10 and sum(x.count for x in second) == 1
     assert rows_of(second[0])[0]["seq"] == 10
+
+
+def test_sealed_chunks_of_one_partition_become_one_segment_even_when_new_keys_appear_between() -> None:
+    buf = WriteBuffer(Identity(node="n", userid="u", rank=None, writer="w"))
+    a = buf.slot("e", 1, "metric", "a")
+    buf.add_metrics((a, float(i), i, T0 + i) for i in range(3))
+    buf.seal()  # the writer's thread seals when max_events wait
+    assert buf.pending() == 3 and buf.scalar_rows == []
+    b = buf.slot("e", 1, "metric", "b", {"tag": "t"})  # a new slot: the key dictionary grows
+    other = buf.slot("f", 2, "metric", "a")  # another partition in between
+    buf.add_metrics([(b, 10.0, 0, T0 + 10), (other, 20.0, 0, T0 + 11)])
+    buf.seal()
+    buf.add_metrics([(a, 3.0, 3, T0 + 12)])  # left live: drain() seals it
+    segments = buf.drain()
+    assert buf.pending() == 0
+    by_experiment = {s.experiment: s for s in segments}
+    assert sorted(by_experiment) == ["e", "f"]
+    rows = rows_of(by_experiment["e"])
+    assert [(r["key"], r["value"], r["seq"], dict(r["extra"])) for r in rows] == [
+        ("a", 0.0, 0, {}), ("a", 1.0, 1, {}), ("a", 2.0, 2, {}), ("b", 10.0, 3, {"tag": "t"}), ("a", 3.0, 5, {}),
+    ]
+    assert by_experiment["e"].first_seq == 0 and by_experiment["e"].count == 5
+    assert [(r["key"], r["run"], r["seq"]) for r in rows_of(by_experiment["f"])] == [("a", 2, 4)]
+
