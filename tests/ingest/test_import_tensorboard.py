@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import struct
 from pathlib import Path
 
 import numpy as np
@@ -11,6 +12,7 @@ import pytest
 import query
 from eventlog.store import open_store
 from ingest.importers import import_tensorboard, read_scalars
+from ingest.importers.tensorboard import _tensor_scalar
 
 WALL = 1_700_000_000.0
 
@@ -81,3 +83,24 @@ def test_truncated_file_keeps_complete_records(logdir: Path, tmp_path: Path) -> 
 def test_no_event_files(tmp_path: Path, local_uri: str) -> None:
     with pytest.raises(FileNotFoundError, match="no TensorBoard event files"):
         import_tensorboard(open_store(local_uri), tmp_path)
+
+
+def _tensor(dtype: int, *fields: bytes) -> bytes:
+    """A TensorProto: dtype (field 1, varint), then the given raw fields."""
+    return bytes([0x08, dtype]) + b"".join(fields)
+
+
+@pytest.mark.parametrize(
+    ("tensor", "expected"),
+    [
+        (_tensor(1, bytes([0x2D]) + struct.pack("<f", 0.25)), 0.25),  # float_val, unpacked fixed32
+        (_tensor(1, bytes([0x2A, 4]) + struct.pack("<f", 1.5)), 1.5),  # float_val, packed
+        (_tensor(2, bytes([0x31]) + struct.pack("<d", 2.75)), 2.75),  # double_val, unpacked fixed64
+        (_tensor(2, bytes([0x32, 8]) + struct.pack("<d", -3.5)), -3.5),  # double_val, packed
+        (_tensor(9, bytes([0x50, 7])), 7.0),  # int64_val, unpacked varint
+        (_tensor(1, bytes([0x2A, 8]) + struct.pack("<2f", 1.0, 2.0)), None),  # two values: not a scalar
+    ],
+)
+def test_scalar_tensors_in_every_protobuf_encoding(tensor: bytes, expected: float | None) -> None:
+    # protobuf writers may pack repeated scalars or not; an unpacked float_val was dropped before
+    assert _tensor_scalar(tensor) == expected

@@ -92,11 +92,9 @@ def _tensor_scalar(data: bytes) -> float | None:
             fmt = {_FLOAT: "<f", _DOUBLE: "<d", _INT32: "<i", _INT64: "<q"}.get(dtype)
             if fmt is not None and len(value) == struct.calcsize(fmt):
                 values.append(float(struct.unpack(fmt, value)[0]))
-        elif number == 5 and isinstance(value, bytes):
-            values.extend(struct.unpack(f"<{len(value) // 4}f", value) if wire == 2 else ())
-        elif number == 5 and wire == 5 and isinstance(value, bytes):
-            values.append(struct.unpack("<f", value)[0])
-        elif number == 6 and isinstance(value, bytes) and wire == 2:
+        elif number == 5 and isinstance(value, bytes):  # float_val: packed (wire 2) or one fixed32 (wire 5)
+            values.extend(struct.unpack(f"<{len(value) // 4}f", value))
+        elif number == 6 and isinstance(value, bytes):  # double_val: packed (wire 2) or one fixed64 (wire 1)
             values.extend(struct.unpack(f"<{len(value) // 8}d", value))
         elif number in (7, 10) and isinstance(value, bytes) and wire == 2:
             pos = 0
