@@ -53,3 +53,19 @@ def test_bad_lines_are_reported_and_skipped(local_uri: str) -> None:
     frame = query.data(store, experiment="e", run=4)
     assert sorted(frame["key"].to_list()) == ["ok", "ok2"]
     assert frame.filter(pl.col("key") == "ok2")["rank"].to_list() == [1]
+
+
+def test_dt_forms_are_exact_including_before_1970(local_uri: str) -> None:
+    store = open_store(local_uri)
+    forms = [
+        "1969-12-31T23:59:59.500000Z",  # int(timestamp()) truncated this to +0.5 s before
+        "2025-11-23T01:00:00+01:00",
+        1.25,  # seconds
+        1_763_856_000_123_456_789,  # ns (above 1e14)
+    ]
+    lines = [json.dumps({"experiment": "when", "key": "m", "value": float(i), "step": i, "dt": dt}) for i, dt in enumerate(forms)]
+    report = import_jsonl(store, io.StringIO("\n".join(lines) + "\n"))
+    assert report.errors == []
+    frame = query.data(store, experiment="when", run="*", event="metric").sort("step")
+    nanos = frame["dt"].dt.epoch("ns").to_list()
+    assert nanos == [-500_000_000, 1_763_856_000 * 10**9, 1_250_000_000, 1_763_856_000_123_456_789]

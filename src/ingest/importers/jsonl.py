@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import json
-import time
 import uuid
 from collections.abc import Iterable
 from typing import IO, Any
@@ -27,6 +26,7 @@ from typing import IO, Any
 from eventlog import run_claims
 from eventlog.names import validate_experiment, validate_key
 from eventlog.store import Store
+from eventlog.values import to_dt_ns
 from ingest.importers._writer import EventWriter, ImportReport, Progress
 
 __all__ = ["import_jsonl"]
@@ -35,18 +35,22 @@ _NS_THRESHOLD = 10**14
 
 
 def _dt_ns(value: Any) -> int:
-    if value is None:
-        return time.time_ns()
-    if isinstance(value, bool):
-        raise ValueError(f"'dt' must be an ISO 8601 string or a number, got {value!r}")
-    if isinstance(value, (int, float)):
-        return int(value) if abs(value) > _NS_THRESHOLD else int(value * 1e9)
+    """A record's `dt` in ns: None (now), an ISO 8601 string, or a number (seconds, or ns above 1e14).
+
+    Raises:
+        ValueError: anything else, or a string that is not ISO 8601.
+    """
     if isinstance(value, str):
-        parsed = _dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=_dt.UTC)
-        return int(parsed.timestamp()) * 10**9 + parsed.microsecond * 1000
-    raise ValueError(f"'dt' must be an ISO 8601 string or a number, got {type(value).__name__}")
+        try:
+            return to_dt_ns(_dt.datetime.fromisoformat(value.replace("Z", "+00:00")))
+        except ValueError:
+            raise ValueError(f"'dt' {value!r} is not an ISO 8601 timestamp (e.g. 2025-11-23T10:00:00Z)") from None
+    if isinstance(value, (int, float)) and not isinstance(value, bool):
+        value = float(value) if abs(value) <= _NS_THRESHOLD else int(value)  # seconds (most JSON writers), or ns
+    try:
+        return to_dt_ns(value)
+    except TypeError:
+        raise ValueError(f"'dt' must be an ISO 8601 string or a number, got {value!r}") from None
 
 
 def _optional_int(record: dict[str, Any], name: str) -> int | None:
