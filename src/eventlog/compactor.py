@@ -25,14 +25,13 @@ from __future__ import annotations
 import fnmatch
 import random
 import time
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import Any
 
 from eventlog import layout
 from eventlog._compact_commit import CompactionError, try_create
-from eventlog._compact_merge import merge_tables, read_tables
+from eventlog._compact_stream import write_partition
 from eventlog.manifest import CompactedFile, Manifest, covered_set, load_latest, segment_id
 from eventlog.store import FileInfo, Store
 
@@ -252,53 +251,18 @@ def _plan(store: Store, experiment: str, manifest: Manifest, rules: CompactionPo
 
 
 def _merge(store: Store, item: _Work, version: int, rules: CompactionPolicy) -> None:
-    """Write the compacted files of one partition, streaming: at most one output file's events in memory.
-
-    Files are read in groups sized by the bytes per event seen so far (the first file alone), so
-    a group stays within `max_events`; an output file is written whenever the next group would
-    push it past `max_events` events or `target_bytes` input bytes.
-    """
+    """Write the compacted files of one partition, streaming (see `eventlog._compact_stream`)."""
     item.started = time.monotonic()
-    directory = f"{layout.COMPACTED}/{item.partition}"
     inputs = [(f.path, f.bytes) for f in item.small] + [(s.path, s.size) for s in item.segments]
-    tables: list[Any] = []
-    sources: list[str] = []
-    rows = size = 0
-    seen_rows = seen_bytes = 0
-    i = 0
-    while i < len(inputs):
-        budget = rules.target_bytes - size
-        if seen_rows:
-            budget = min(budget, int((rules.max_events - rows) * seen_bytes / seen_rows))
-        if tables and inputs[i][1] > budget:  # the next file does not fit: write what we have
-            item.written.append(_write(store, directory, version, tables, sources))
-            tables, sources, rows, size = [], [], 0, 0
-            continue
-        group = [inputs[i]]
-        while seen_rows and i + len(group) < len(inputs) and sum(n for _, n in group) + inputs[i + len(group)][1] <= budget:
-            group.append(inputs[i + len(group)])
-        i += len(group)
-        table = read_tables(store, [p for p, _ in group])
-        nbytes = sum(n for _, n in group)
-        seen_rows += table.num_rows
-        seen_bytes += nbytes
-        if tables and rows + table.num_rows > rules.max_events:
-            item.written.append(_write(store, directory, version, tables, sources))
-            tables, sources, rows, size = [], [], 0, 0
-        tables.append(table)
-        sources.extend(p for p, _ in group)
-        rows += table.num_rows
-        size += nbytes
-    if tables:
-        item.written.append(_write(store, directory, version, tables, sources))
-
-
-def _write(store: Store, directory: str, version: int, tables: list[Any], sources: list[str]) -> CompactedFile:
-    """Merge `tables` into one new compacted file under a unique name (invisible until committed)."""
-    data, events = merge_tables(tables, sources)
-    path = f"{directory}/{version:020d}-{uuid.uuid4().hex}.parquet"
-    store.create(path, data)
-    return CompactedFile(path=path, events=events, bytes=len(data))
+    write_partition(
+        store,
+        f"{layout.COMPACTED}/{item.partition}",
+        version,
+        inputs,
+        max_events=rules.max_events,
+        target_bytes=rules.target_bytes,
+        written=item.written,
+    )
 
 
 def _commit(store: Store, item: _Work, rules: CompactionPolicy, fault: Fault, report: CompactionReport) -> int:
