@@ -51,6 +51,7 @@ DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
 DEFAULT_BODY_TIMEOUT = 30.0
 _log = logging.getLogger("eventlog.collector")
 _DT_COLUMN = Event.__struct_fields__.index("dt")
+_CLAIM_SHAPE = 'send a JSON object {"experiment": "<name>", "writer": "<writer id>", "job": "<job id or null>"}'
 
 
 @dataclass
@@ -217,8 +218,10 @@ def create_app(
             writer = str(payload["writer"])
             job = payload.get("job")
             job = None if job is None else str(job)
-        except (ValueError, KeyError, TypeError, InvalidNameError) as exc:
-            return _error(400, f"bad run claim ({exc}); send JSON {{'experiment', 'writer', 'job'}}", stats, "invalid")
+        except KeyError as exc:
+            return _error(400, f"bad run claim: field {exc} is missing; {_CLAIM_SHAPE}", stats, "invalid")
+        except (ValueError, TypeError, InvalidNameError) as exc:
+            return _error(400, f"bad run claim ({exc}); {_CLAIM_SHAPE}", stats, "invalid")
         try:
             run = await run_in_threadpool(run_claims.claim_run, store, experiment, writer=writer, job=job)
         except (OSError, EventLogError) as exc:

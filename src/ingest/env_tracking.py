@@ -68,7 +68,8 @@ def log_tracked_environment(experiment: Experiment, environ: Mapping[str, str] |
         try:
             experiment.log_event("metric", key, value, step=step)
         except (TypeError, ValueError) as exc:  # InvalidNameError is a ValueError
-            _log.warning("eventlog: environment variable %s%s not logged: %s", EVENTLOG_TRACK_PREFIX, key.upper(), exc)
+            at_step = "" if step is None else f" (step {step})"
+            _log.warning("eventlog: %s* variable with key %r%s not logged: %s", EVENTLOG_TRACK_PREFIX, key, at_step, exc)
             continue
         count += 1
     return count

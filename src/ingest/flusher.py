@@ -89,26 +89,26 @@ class Flusher:
 
     Args:
         drain: takes pending events out of the buffer and encodes them as segments.
-        sink: makes segments durable; raises to signal failure (the segments are retried). Used
-            through a `MemoryOutbox` when no `outbox` is given.
+        outbox: where drained segments wait until sent (a `MemoryOutbox` or a `SpoolOutbox`).
         flush_every: seconds between automatic flushes.
+        target: where the events go, for error messages (e.g. the store's URI).
         name: thread name, for debugging.
         on_error: called in the flusher thread with each failure.
-        outbox: where drained segments wait (e.g. a `SpoolOutbox`); default a `MemoryOutbox(sink)`.
     """
 
     def __init__(
         self,
         drain: Callable[[], list[Segment]],
-        sink: Callable[[list[Segment]], None],
+        outbox: Outbox,
         *,
         flush_every: float,
+        target: str = "the store",
         name: str = "eventlog-flusher",
         on_error: Callable[[BaseException], None] | None = None,
-        outbox: Outbox | None = None,
     ) -> None:
         self._drain = drain
-        self.outbox: Outbox = outbox if outbox is not None else MemoryOutbox(sink)
+        self.outbox = outbox
+        self._target = target
         self._flush_every = flush_every
         self._on_error = on_error
         self._wakeup = threading.Event()
@@ -119,7 +119,6 @@ class Flusher:
         self._stopping = False
         self._failures = 0
         self.error: BaseException | None = None
-        self.segments_written = 0
         self.events_written = 0
         self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
@@ -163,9 +162,15 @@ class Flusher:
         with self._done:
             while self._completed < generation:
                 if self._failed >= generation and self.error is not None:
-                    raise BackgroundError(f"flushing events failed: {self.error}") from self.error
+                    raise BackgroundError(
+                        f"writing events to {self._target} failed: {self.error}; they are kept and retried "
+                        "in the background (call flush() again to retry now)"
+                    ) from self.error
                 if not self._thread.is_alive():
-                    raise BackgroundError("the flusher thread is not running; events logged since cannot be written")
+                    raise BackgroundError(
+                        f"the flusher thread is not running; events logged since cannot be written to {self._target} "
+                        "(was the log closed? open a new one)"
+                    )
                 remaining = None if deadline is None else deadline - time.monotonic()
                 if remaining is not None and remaining <= 0:
                     raise TimeoutError(f"flush did not finish within {timeout} s; events stay buffered and are retried")
@@ -228,6 +233,5 @@ class Flusher:
             self._done.notify_all()
 
     def _send(self) -> None:
-        segments, events = self.outbox.send()
-        self.segments_written += segments
+        _segments, events = self.outbox.send()
         self.events_written += events

@@ -109,11 +109,11 @@ class Recorder:
         self._outbox = outbox
         self._flusher = Flusher(
             self._drain,
-            self.sink,
+            outbox,
             flush_every=policy.flush_every,
+            target=store.uri if sink is None else "the collector",
             name=f"eventlog-{identity.writer}",
             on_error=self._on_error,
-            outbox=outbox,
         )
 
     @property
@@ -251,10 +251,5 @@ class Recorder:
     def pending_events(self) -> int:
         """Events drained from the buffer but not yet in the store (in the spool or in memory)."""
         return self._outbox.pending()
-
-    @property
-    def events_written(self) -> int:
-        """Events the sink has taken so far."""
-        return self._flusher.events_written
 
 

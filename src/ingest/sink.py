@@ -13,10 +13,8 @@ class StoreSink:
 
     def __init__(self, store: Store) -> None:
         self.store = store
-        self.published = 0
 
     def __call__(self, segments: list[Segment]) -> None:
         """Publish every segment, in order; raises on the first failure (the caller retries all)."""
         for segment in segments:
             publish(self.store, segment)
-            self.published += 1

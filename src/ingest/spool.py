@@ -177,7 +177,6 @@ class Spool:
         self.directory = directory
         self.path = os.path.join(directory, writer + SUFFIX)
         self.fsync = fsync
-        self.bytes_written = 0
         self._store_url = store_url
         self._fd: int | None = None
         self._pid = os.getpid()
@@ -224,7 +223,6 @@ class Spool:
             while data:
                 written = os.write(fd, data)
                 data = data[written:]
-                self.bytes_written += written
             if self.fsync:
                 os.fsync(fd)
         except OSError:

@@ -279,6 +279,8 @@ def test_run_claims_through_the_collector(collector: CollectorThread, client: ht
     assert client.get("/v1/runs/latest", params={"experiment": "e"}, headers=AUTH).json() == {"run": 4}
     bad = client.post("/v1/runs/claim", json={"experiment": "a/b", "writer": "w"}, headers=AUTH)
     assert bad.status_code == 400 and "path separator" in bad.json()["error"]
+    missing = client.post("/v1/runs/claim", json={"experiment": "e"}, headers=AUTH)
+    assert missing.status_code == 400 and "field 'writer' is missing" in missing.json()["error"]
 
 
 @pytest.mark.s3

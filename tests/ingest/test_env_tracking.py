@@ -30,7 +30,9 @@ def test_tracked_variables_are_decoded() -> None:
     ]
 
 
-def test_variables_present_at_stop_become_events(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_variables_present_at_stop_become_events(
+    local_uri: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
     log = eventlog.open(local_uri)
     exp = log.experiment("env")
     try:
@@ -46,6 +48,7 @@ def test_variables_present_at_stop_become_events(local_uri: str, monkeypatch: py
         meta = frame.filter(pl.col("key") == "meta")
         assert meta["value"].to_list() == [None] and json.loads(meta["value_json"][0]) == {"a": [1, 2]}
         assert exp.runs()["status"].to_list() == ["completed"]
+        assert "EVENTLOG_TRACK_* variable with key 'bad\\x01key' not logged" in caplog.text
     finally:
         log.close()
 

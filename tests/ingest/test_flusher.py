@@ -46,7 +46,7 @@ class Sink:
 
 def test_flush_raises_after_a_failure_and_a_later_flush_retries_in_order() -> None:
     source, sink = Source(), Sink()
-    flusher = Flusher(source, sink, flush_every=3600)
+    flusher = Flusher(source, MemoryOutbox(sink), flush_every=3600)
     source.waiting = [seg(0), seg(1)]
     sink.failing.set()
     with pytest.raises(BackgroundError, match="store down"):
@@ -64,7 +64,7 @@ def test_flush_raises_after_a_failure_and_a_later_flush_retries_in_order() -> No
 def test_a_memory_outbox_with_unsent_segments_stops_draining() -> None:
     source, sink = Source(), Sink()
     outbox = MemoryOutbox(sink)
-    flusher = Flusher(source, sink, flush_every=3600, outbox=outbox)
+    flusher = Flusher(source, outbox, flush_every=3600)
     source.waiting = [seg(0, count=5)]
     sink.failing.set()
     with pytest.raises(BackgroundError):
@@ -88,7 +88,7 @@ def test_close_returns_within_its_timeout_when_the_store_hangs() -> None:
     def hanging_sink(segments: list[Segment]) -> None:
         release.wait()
 
-    flusher = Flusher(source, hanging_sink, flush_every=3600)
+    flusher = Flusher(source, MemoryOutbox(hanging_sink), flush_every=3600)
     source.waiting = [seg(0)]
     began = time.monotonic()
     with pytest.raises(TimeoutError):
@@ -99,7 +99,7 @@ def test_close_returns_within_its_timeout_when_the_store_hangs() -> None:
 
 def test_wait_progress_returns_after_a_cycle() -> None:
     source, sink = Source(), Sink()
-    flusher = Flusher(source, sink, flush_every=3600)
+    flusher = Flusher(source, MemoryOutbox(sink), flush_every=3600)
     source.waiting = [seg(0)]
     for _ in range(100):  # a cycle may already have run before we waited
         flusher.wait_progress(1.0)
