@@ -99,20 +99,28 @@ def _stream(store: Store, inputs: list[tuple[str, int]], writer: _Writer, max_ev
             writer.submit(tables, sources)
             tables, sources, rows, size = [], [], 0, 0
             continue
-        group = [inputs[i]]
-        while seen_rows and i + len(group) < len(inputs) and sum(n for _, n in group) + inputs[i + len(group)][1] <= budget:
-            group.append(inputs[i + len(group)])
+        group, nbytes = _group(inputs, i, budget if seen_rows else 0)
         i += len(group)
-        table = read_tables(store, [p for p, _ in group])
-        nbytes = sum(n for _, n in group)
+        table = read_tables(store, group)
         seen_rows += table.num_rows
         seen_bytes += nbytes
         if tables and rows + table.num_rows > max_events:
             writer.submit(tables, sources)
             tables, sources, rows, size = [], [], 0, 0
         tables.append(table)
-        sources.extend(p for p, _ in group)
+        sources.extend(group)
         rows += table.num_rows
         size += nbytes
     if tables:
         writer.submit(tables, sources)
+
+
+def _group(inputs: list[tuple[str, int]], start: int, budget: int) -> tuple[list[str], int]:
+    """The paths from `start` on whose bytes fit in `budget` (at least one), and their bytes."""
+    paths, nbytes = [inputs[start][0]], inputs[start][1]
+    for path, size in inputs[start + 1 :]:
+        if nbytes + size > budget:
+            break
+        paths.append(path)
+        nbytes += size
+    return paths, nbytes
