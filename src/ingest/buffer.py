@@ -162,13 +162,12 @@ class WriteBuffer:
             training loop wait for them.
         """
         with self._lock:
+            # Copies: rows appended meanwhile stay. The flat scalar rows grow by one atomic
+            # `extend` per event, so a length never splits an event.
+            scalar, blocks, generic = self.scalar_rows[:], self.block_rows[:], self.generic_rows[:]
             parts = [
                 part
-                for part in (
-                    self._scalar_part(_take(self.scalar_rows)),
-                    self._block_part(_take(self.block_rows)),
-                    self._generic_part(_take(self.generic_rows)),
-                )
+                for part in (self._scalar_part(scalar), self._block_part(blocks), self._generic_part(generic))
                 if part is not None
             ]
             if not parts:
@@ -180,7 +179,12 @@ class WriteBuffer:
                 "value_json": pa.concat_arrays([p.value_json for p in parts]),
                 "step": pa.concat_arrays([p.step for p in parts]),
             }
-            self._sealed.extend(self._partitions(slots, dts, columns))
+            sealed = self._partitions(slots, dts, columns)
+            # Only now, with nothing left to fail: a conversion error leaves every row where it was.
+            del self.scalar_rows[: len(scalar)]
+            del self.block_rows[: len(blocks)]
+            del self.generic_rows[: len(generic)]
+            self._sealed.extend(sealed)
             self._sealed_events += len(slots)
 
     # -- draining (the flusher's thread) ----------------------------------------------------------
@@ -329,17 +333,6 @@ class WriteBuffer:
             first_seq=first_seq,
             table=pa.table([arrays[name] for name in schema.names], names=schema.names),
         )
-
-
-def _take(rows: list[Any]) -> list[Any]:
-    """Remove and return the first len(rows) items; items appended meanwhile stay for the next drain.
-
-    A flat scalar row is added by one atomic `extend`, so len(rows) never splits an event.
-    """
-    n = len(rows)
-    taken = rows[:n]
-    del rows[:n]
-    return taken
 
 
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1

@@ -174,7 +174,10 @@ class Recorder:
         if pending <= self.policy.capacity - self.threshold:
             # Room for another `threshold` live events: seal, so that the hot path's length check
             # passes again for the next `threshold` events (see WriteBuffer.seal).
-            self.buffer.seal()
+            try:
+                self.buffer.seal()
+            except Exception as exc:  # the rows stay buffered; the flusher's drain meets it again and reports it
+                _log.warning("eventlog: sealing buffered events failed (%s: %s); the flusher will retry", type(exc).__name__, exc)
             return True
         if pending < self.policy.capacity:
             return True  # near the bound: every call comes here until the flusher drained

@@ -6,6 +6,7 @@ import io
 from array import array
 
 import pyarrow.parquet as pq
+import pytest
 
 from eventlog.identity import Identity
 from ingest.buffer import WriteBuffer
@@ -81,3 +82,21 @@ def test_sealed_chunks_of_one_partition_become_one_segment_even_when_new_keys_ap
     assert by_experiment["e"].first_seq == 0 and by_experiment["e"].count == 5
     assert [(r["key"], r["run"], r["seq"]) for r in rows_of(by_experiment["f"])] == [("a", 2, 4)]
 
+
+
+def test_a_seal_that_fails_keeps_every_row_for_the_next_try(monkeypatch: pytest.MonkeyPatch) -> None:
+    buf = WriteBuffer(Identity(node="n", userid="u", rank=None, writer="w"))
+    a = buf.slot("e", 1, "metric", "a")
+    buf.add_metrics([(a, 1.0, 1, T0), (a, 2.0, 2, T0 + 1)])
+    buf.generic_rows.append((buf.slot("e", 1, "param", "p"), None, '"x"', None, T0 + 2))
+
+    def broken(*args: object) -> None:
+        raise MemoryError("no room")
+
+    monkeypatch.setattr(buf, "_partitions", broken)
+    with pytest.raises(MemoryError):
+        buf.seal()
+    assert buf.pending() == 3  # nothing was taken
+    monkeypatch.undo()
+    (segment,) = buf.drain()
+    assert [(r["key"], r["value"]) for r in rows_of(segment)] == [("a", 1.0), ("a", 2.0), ("p", None)]
