@@ -33,7 +33,9 @@ __all__ = [
     "columns",
     "empty_frame",
     "file_schema",
+    "listing",
     "resolve_runs",
+    "row_predicates",
     "scan",
     "scan_sized",
     "scan_snapshot",
@@ -170,11 +172,18 @@ def scan_store(store: Store | str | None, experiment: str = "*") -> pl.LazyFrame
         The LazyFrame.
     """
     resolved = as_store(store)
-    return scan_snapshot(select_files(take_snapshot(resolved, _listing(experiment)), experiment=experiment))
+    return scan_snapshot(select_files(take_snapshot(resolved, listing(experiment)), experiment=experiment))
 
 
-def _listing(experiment: Any) -> str:
-    """What to ask the snapshot for: a name or glob narrows the listing; lists and regexes list all."""
+def listing(experiment: Any) -> str:
+    """What to ask `take_snapshot` for: a name or glob narrows the listing; lists and regexes list all.
+
+    Args:
+        experiment: an experiment filter (name, list, glob, `re:`).
+
+    Returns:
+        The name or glob to list (`*` for lists and regexes; `select_files` then applies the filter).
+    """
     if isinstance(experiment, str) and not experiment.startswith("re:") and not is_everything(experiment):
         return experiment
     return "*"
@@ -225,16 +234,17 @@ def resolve_runs(run: Any, known: list[int], experiment: str = "") -> Any:
     return run
 
 
-def _runs_of(store: Store, experiment: str, frame: pl.LazyFrame) -> list[int]:
+def _runs_of(snapshot: Snapshot, experiment: str) -> list[int]:
     """The experiment's runs: its run claims, else (imported or synthetic data) the runs in its events."""
-    known = run_claims.list_runs(store, experiment)
+    known = run_claims.list_runs(snapshot.store, experiment)
     if known:
         return known
-    found = frame.filter(pl.col("experiment") == experiment).select(pl.col("run").unique()).collect()
+    files = [f for f in snapshot.files if _partition(f.path)[0] == experiment]
+    found = scan_snapshot(replace(snapshot, files=files)).select(pl.col("run").unique()).collect()
     return sorted(int(r) for r in found["run"].drop_nulls())
 
 
-def _run_predicate(store: Store, snapshot: Snapshot, frame: pl.LazyFrame, run: Any) -> pl.Expr | None:
+def _run_predicate(snapshot: Snapshot, run: Any) -> pl.Expr | None:
     if not _needs_runs(run):
         return match("run", run)
     names = sorted({_partition(f.path)[0] for f in snapshot.files})
@@ -244,7 +254,7 @@ def _run_predicate(store: Store, snapshot: Snapshot, frame: pl.LazyFrame, run: A
     missing: RunNotFoundError | None = None
     for name in names:
         try:
-            resolved = resolve_runs(run, _runs_of(store, name, frame), name)
+            resolved = resolve_runs(run, _runs_of(snapshot, name), name)
         except RunNotFoundError as exc:
             missing = exc
             continue
@@ -340,17 +350,41 @@ def scan_sized(
     resolved = as_store(store)
     lower = parse_time(since, name="since")
     upper = parse_time(end, name="end")
-    snapshot = select_files(take_snapshot(resolved, _listing(experiment)), experiment=experiment, since=lower, end=upper)
+    snapshot = select_files(take_snapshot(resolved, listing(experiment)), experiment=experiment, since=lower, end=upper)
     frame = scan_snapshot(snapshot)
-    predicates: list[pl.Expr | None] = []  # the experiment filter is exact at the file level
-    if lower is not None:
-        predicates.append(pl.col("dt") >= pl.lit(lower, dtype=pl.Datetime("ns", "UTC")))
-    if upper is not None:
-        predicates.append(pl.col("dt") <= pl.lit(upper, dtype=pl.Datetime("ns", "UTC")))
-    if "run" in filters:
-        predicates.append(_run_predicate(resolved, snapshot, frame, filters["run"]))
-    predicates.extend(column_predicates(**{k: v for k, v in filters.items() if k != "run"}))
-    for predicate in predicates:
-        if predicate is not None:
-            frame = frame.filter(predicate)
+    for predicate in row_predicates(snapshot, since=lower, end=upper, **filters):
+        frame = frame.filter(predicate)
     return frame, sum(f.size for f in snapshot.files)
+
+
+def row_predicates(
+    snapshot: Snapshot, *, since: _dt.datetime | None = None, end: _dt.datetime | None = None, **filters: Any
+) -> list[pl.Expr]:
+    """The row filters of a scan over `snapshot`, as predicates that need no store any more.
+
+    The experiment filter is not among them: it is exact at the file level (`select_files`).
+    Negative runs are resolved now, against each experiment of `snapshot`, so the predicates can
+    be applied later to any frame of events (`query.tail` applies them to every new file).
+
+    Args:
+        snapshot: the pruned snapshot the filters apply to (its experiments resolve negative runs).
+        since: events at or after this time (already parsed, see `parse_time`).
+        end: events at or before this time.
+        **filters: column filters, as for `scan()`.
+
+    Returns:
+        The predicates, all of which a row must pass.
+
+    Raises:
+        InvalidFilterError: a regex that does not compile.
+        RunNotFoundError: a negative run reaches past the first run of every experiment.
+    """
+    predicates: list[pl.Expr | None] = []
+    if since is not None:
+        predicates.append(pl.col("dt") >= pl.lit(since, dtype=pl.Datetime("ns", "UTC")))
+    if end is not None:
+        predicates.append(pl.col("dt") <= pl.lit(end, dtype=pl.Datetime("ns", "UTC")))
+    if "run" in filters:
+        predicates.append(_run_predicate(snapshot, filters["run"]))
+    predicates.extend(column_predicates(**{k: v for k, v in filters.items() if k != "run"}))
+    return [p for p in predicates if p is not None]

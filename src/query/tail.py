@@ -14,12 +14,11 @@ from typing import Any
 
 import polars as pl
 
-from eventlog import run_claims
 from eventlog.store import Store
 from query.data import DATA_COLUMNS, expand_extras
-from query.filters import match
-from query.scan import as_store, scan_snapshot
+from query.scan import as_store, listing, row_predicates, scan_snapshot, select_files
 from query.snapshot import Snapshot, take_snapshot
+from query.timefilters import parse_time
 
 __all__ = ["Follower", "follow", "format_event"]
 
@@ -27,32 +26,49 @@ __all__ = ["Follower", "follow", "format_event"]
 class Follower:
     """Remembers what was seen of one experiment and returns only the events that are new.
 
+    Filters select exactly the events `data()` would, with the same resolution (`query.scan`).
+
     Args:
         store: a Store or URI.
-        experiment: the experiment name (or a glob).
-        **filters: `run`, `event`, `key`, ... filters (value, list, `*` or glob) on what is returned;
-            a negative `run` counts back from the latest run when following starts.
+        experiment: the experiment(s): a name, a list, `*`, a glob or `re:<regex>`.
+        since: events at or after this time (datetime, timedelta, `"5h"`, ISO text); a relative
+            time is taken relative to when following starts.
+        end: events at or before this time (same forms).
+        **filters: `run`, `event`, `key`, ... and extras (`tag="v1.5"`), as for `data()`; a
+            negative `run` counts back from the latest run of each experiment when following
+            starts (a run started later is not followed).
+
+    Raises:
+        InvalidFilterError: a malformed time or a regex that does not compile.
+        RunNotFoundError: a negative run reaches past the first run.
     """
 
-    def __init__(self, store: Store | str | None, experiment: str, **filters: Any) -> None:
+    def __init__(self, store: Store | str | None, experiment: Any, *, since: Any = None, end: Any = None, **filters: Any) -> None:
         self.store = as_store(store)
         self.experiment = experiment
-        self.filters = {k: v for k, v in filters.items() if v is not None}
-        run = self.filters.get("run")
-        if isinstance(run, int) and not isinstance(run, bool) and run < 0:
-            # -1 is the latest run when following starts (a run started later is not followed).
-            known = run_claims.list_runs(self.store, experiment)
-            self.filters["run"] = known[run] if len(known) >= -run else 0
+        self._since = parse_time(since, name="since")
+        self._end = parse_time(end, name="end")
+        self._predicates = row_predicates(self._snapshot(), since=self._since, end=self._end, **filters)
         self._seen: set[str] = set()
         self._high_water: dict[str, int] = {}
 
+    def _snapshot(self) -> Snapshot:
+        snapshot = take_snapshot(self.store, listing(self.experiment))
+        return select_files(snapshot, experiment=self.experiment, since=self._since, end=self._end)
+
     def _new_events(self) -> pl.DataFrame:
-        snapshot = take_snapshot(self.store, self.experiment)
-        fresh = [f for f in snapshot.files if f.path not in self._seen]
+        fresh = [f for f in self._snapshot().files if f.path not in self._seen]
         if not fresh:
             return pl.DataFrame()
-        frame = scan_snapshot(Snapshot(store=self.store, files=fresh)).collect()
+        frame = scan_snapshot(Snapshot(store=self.store, files=fresh))
+        for predicate in self._predicates:
+            frame = frame.filter(predicate)
+        collected = frame.collect()
         self._seen.update(f.path for f in fresh)
+        return self._unseen(collected)
+
+    def _unseen(self, frame: pl.DataFrame) -> pl.DataFrame:
+        """Drop events at or below their writer's high-water mark (already returned from another file)."""
         if self._high_water and frame.height:
             marks = pl.DataFrame(
                 {"writer": list(self._high_water), "_mark": list(self._high_water.values())},
@@ -71,10 +87,6 @@ class Follower:
     def _shape(self, frame: pl.DataFrame) -> pl.DataFrame:
         if frame.height == 0:
             return frame
-        for column, value in self.filters.items():
-            predicate = match(column, value)
-            if predicate is not None and column in frame.columns:
-                frame = frame.filter(predicate)
         frame = frame.sort(["dt", "writer", "seq"]).select([*DATA_COLUMNS, "extra"])
         return expand_extras(frame)
 
@@ -90,7 +102,7 @@ class Follower:
 
 def follow(
     store: Store | str | None,
-    experiment: str,
+    experiment: Any,
     *,
     last: int = 10,
     interval: float = 1.0,
@@ -103,16 +115,20 @@ def follow(
 
     Args:
         store: a Store or URI.
-        experiment: the experiment name (or a glob).
+        experiment: the experiment(s): a name, a list, `*`, a glob or `re:<regex>`.
         last: first yield this many of the newest existing events (0: only new ones).
         interval: seconds between polls of the store.
         limit: stop after this many new events (the history does not count); None: never.
         timeout: stop after this many seconds; None: never.
         on_ready: called once the existing events were read, before following starts.
-        **filters: `run`, `event`, `key`, ... filters (value, list, `*` or glob).
+        **filters: `run`, `event`, `key`, `since`, `end`, extras, ... as for `Follower`.
 
     Yields:
         One dict per event with the columns of `data()` (extras included).
+
+    Raises:
+        InvalidFilterError: a malformed time or a regex that does not compile.
+        RunNotFoundError: a negative run reaches past the first run.
 
     Example:
         >>> for event in follow("./eventlog", "mnist", key="loss", limit=3):  # doctest: +SKIP

@@ -2,13 +2,24 @@
 
 from __future__ import annotations
 
+import datetime as _dt
 import json
 import os
 import subprocess
 import sys
+from typing import Any
+
+import polars as pl
+import pytest
 
 import eventlog
+import query
+from query.filters import RunNotFoundError
 from query.tail import Follower, follow, format_event
+
+from .conftest import T0, Writer
+
+MINUTE = _dt.timedelta(minutes=1)
 
 WRITER = r"""
 import sys, eventlog
@@ -133,3 +144,58 @@ def test_compaction_while_following_repeats_nothing(local_uri: str) -> None:
         exp.log_metric("loss", 1.0, step=0)
     assert follower.poll()["value"].to_list() == [1.0]
     log.close()
+
+
+def _tagged(uri: str, write: Writer) -> None:
+    """Two experiments (`live`, `lively`), runs 1 and 2, an event a minute, every other one tagged `a`."""
+    rows: list[dict[str, object]] = []
+    for name in ("live", "lively"):
+        for run in (1, 2):
+            for i in range(4):
+                rows.append({"experiment": name, "run": run, "step": i, "value": float(i), "dt": T0 + (10 * run + i) * MINUTE,
+                             "writer": f"{name}-{run}", "extra": {"tag": "a" if i % 2 == 0 else "b"}})
+    write(uri, rows)
+
+
+def _same_rows(follower_frame: pl.DataFrame, expected: pl.DataFrame) -> None:
+    key = ["experiment", "run", "step"]
+    got = follower_frame.select(key).sort(key).rows()
+    assert got == expected.select(key).sort(key).rows() and got
+
+
+@pytest.mark.parametrize(
+    "filters",
+    [
+        {"tag": "a"},
+        {"since": T0 + 11 * MINUTE, "end": T0 + 21 * MINUTE},
+        {"run": -1},
+        {"run": [1, -1], "tag": "b", "since": T0 + 12 * MINUTE},
+    ],
+    ids=["extra", "since-end", "negative-run", "combined"],
+)
+@pytest.mark.parametrize("experiment", ["live", "liv*", "re:^live"])
+def test_follower_filters_history_like_data(memory_uri: str, write: Writer, experiment: str, filters: dict[str, Any]) -> None:
+    _tagged(memory_uri, write)
+    expected = query.data(memory_uri, experiment, **{"run": "*", **filters})
+    assert isinstance(expected, pl.DataFrame)
+    _same_rows(Follower(memory_uri, experiment, **filters).history(last=100), expected)
+
+
+def test_follower_filters_new_events_like_data(memory_uri: str, write: Writer) -> None:
+    _tagged(memory_uri, write)
+    follower = Follower(memory_uri, "live*", run=-1, tag="a", since=T0 + 5 * MINUTE, end=T0 + 30 * MINUTE)
+    follower.history(last=0)
+    # run 2 is the latest of each experiment when following starts; a new run 3 is not followed
+    write(memory_uri, [{"experiment": name, "run": run, "step": 9, "value": 9.0, "dt": T0 + 25 * MINUTE, "writer": f"new-{name}-{run}",
+                        "extra": {"tag": tag}} for name in ("live", "lively") for run in (2, 3) for tag in ("a", "b")])
+    write(memory_uri, [{"run": 2, "step": 10, "dt": T0 + 31 * MINUTE, "writer": "late", "extra": {"tag": "a"}}])  # after `end`
+    new = follower.poll()
+    assert new.select("experiment", "run", "step", "tag").sort("experiment").rows() == [("live", 2, 9, "a"), ("lively", 2, 9, "a")]
+
+
+def test_follower_refuses_a_negative_run_past_the_first(memory_uri: str, write: Writer) -> None:
+    _tagged(memory_uri, write)
+    with pytest.raises(RunNotFoundError, match="run=-5"):
+        query.data(memory_uri, "live", run=-5)
+    with pytest.raises(RunNotFoundError, match="run=-5"):
+        Follower(memory_uri, "live", run=-5)
