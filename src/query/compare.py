@@ -8,8 +8,7 @@ import polars as pl
 
 from eventlog.errors import EventLogError
 from eventlog.store import Store
-from query.runs import runs
-from query.scan import as_store, scan
+from query.runs import fold_runs, read_events
 
 __all__ = ["MetricNotFoundError", "compare"]
 
@@ -32,7 +31,7 @@ def compare(
     Args:
         store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
         experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
-        metric: the metric key to rank by.
+        metric: the metric key to rank by (taken literally: `acc[0]` is not a pattern).
         mode: `max` (higher is better) or `min`.
         by: rank by the metric's `last` value (the default, as MLflow's `search_runs` orders by
             a metric) or by its `best` value over the run.
@@ -55,15 +54,17 @@ def compare(
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
     if by not in ("last", "best"):
         raise ValueError(f"by must be 'last' or 'best', got {by!r}")
-    resolved = as_store(store)
-    table = runs(resolved, experiment, **filters)
+    # one snapshot for the table and the best values: events landing meanwhile are in neither
+    events = read_events(store, experiment, **filters)
+    table = fold_runs(events)
     if table.height == 0:
         return table
     column = f"metric.{metric}"
     if column not in table.columns:
         known = sorted(c.removeprefix("metric.") for c in table.columns if c.startswith("metric."))
         raise MetricNotFoundError(f"no run logged metric {metric!r}; metrics are: {', '.join(known) or 'none'}")
-    history = scan(resolved, experiment, event="metric", key=metric, **filters).filter(pl.col("value").is_not_nan())
+    # the key is compared as text: a metric named like a glob (`acc[0]`) is not a pattern here
+    history = events.filter((pl.col("event") == "metric") & (pl.col("key") == metric) & pl.col("value").is_not_nan())
     descending = mode == "max"
     best = (
         history.group_by(["experiment", "run"])

@@ -18,7 +18,7 @@ from query.describe import order_key
 from query.scan import SMALL_SCAN_BYTES, as_store, scan_sized
 from query.timefilters import seconds_between
 
-__all__ = ["CRASH_AFTER_SECONDS", "RUN_COLUMNS", "last_values", "runs"]
+__all__ = ["CRASH_AFTER_SECONDS", "RUN_COLUMNS", "fold_runs", "last_values", "read_events", "runs"]
 
 #: A run without `stop` whose newest event is older than this is `crashed` (3 missed heartbeats).
 CRASH_AFTER_SECONDS = 90.0
@@ -148,9 +148,39 @@ def runs(store: Store | str | None, experiment: Any = "*", *, now: _dt.datetime 
     Example:
         >>> runs("./eventlog", "mnist").sort("metric.val/acc", descending=True)  # doctest: +SKIP
     """
+    return fold_runs(read_events(store, experiment, **filters), now=now)
+
+
+def read_events(store: Store | str | None, experiment: Any = "*", **filters: Any) -> pl.LazyFrame:
+    """One snapshot's events for the run folds, read once into memory when they are small.
+
+    Args:
+        store: a Store or URI.
+        experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
+        **filters: filters as for `query.scan`.
+
+    Returns:
+        The events (a LazyFrame over memory below `SMALL_SCAN_BYTES`, else over the files).
+
+    Raises:
+        InvalidFilterError: a malformed filter (see `query.scan`).
+    """
     frame, size = scan_sized(as_store(store), experiment, **filters)
     if size < SMALL_SCAN_BYTES:  # small data: read the files once, fold in memory
-        frame = frame.collect(engine="streaming").lazy()
+        return frame.collect(engine="streaming").lazy()
+    return frame
+
+
+def fold_runs(frame: pl.LazyFrame, *, now: _dt.datetime | None = None) -> pl.DataFrame:
+    """The table of `runs()` from events already scanned (see `read_events`).
+
+    Args:
+        frame: events with the columns of a scan.
+        now: the time to judge `running` against (default: now).
+
+    Returns:
+        One row per run, as `runs()` returns it.
+    """
     is_start = pl.col("event") == "start"
     is_stop = pl.col("event") == "stop"
     # over every event only streamable aggregations; the rest comes from the few non-metric events

@@ -7,6 +7,8 @@ import datetime as _dt
 import pytest
 
 import query
+from eventlog import layout
+from eventlog.store import FileInfo, Store, open_store
 from query.compare import MetricNotFoundError
 
 from .conftest import T0, Writer
@@ -60,3 +62,34 @@ def test_bad_input(local_uri: str, write: Writer) -> None:
         query.compare(local_uri, "exp", "acc", mode="best")  # type: ignore[arg-type]
     with pytest.raises(ValueError, match="by must be"):
         query.compare(local_uri, "exp", "acc", by="first")  # type: ignore[arg-type]
+
+
+class _BusyStore(Store):
+    """A real local store with a busy writer: run 1 lands a new, better `acc` just before every listing of segments."""
+
+    def __init__(self, uri: str, write: Writer) -> None:
+        base = open_store(uri)
+        super().__init__(base.uri, base.fs, base.root)
+        self._write = write
+        self.landed = 0
+
+    def find(self, prefix: str) -> list[FileInfo]:
+        if prefix.startswith(layout.SEGMENTS):
+            step = 10 + self.landed
+            self._write(self.uri, [{"run": 1, "step": step, "key": "acc", "value": 1.0 + self.landed, "dt": T0 + (200 + step) * S}])
+            self.landed += 1
+        return super().find(prefix)
+
+
+def test_one_snapshot_for_the_table_and_the_best_values(local_uri: str, write: Writer, plan: str) -> None:
+    _archive(local_uri, write)
+    table = query.compare(_BusyStore(local_uri, write), "exp", "acc")
+    # last, best and best step all come from the same events: whatever landed after that snapshot is in none of them
+    assert table.select("rank", "run", "acc", "acc.best", "acc.best_step").row(0) == (1, 1, 1.0, 1.0, 10)
+
+
+def test_a_metric_named_like_a_glob_is_taken_literally(local_uri: str, write: Writer, plan: str) -> None:
+    write(local_uri, [{"run": 1, "step": step, "key": key, "value": value, "dt": T0 + step * S}
+                      for step, (key, value) in enumerate([("acc[0]", 0.5), ("acc0", 0.9), ("acc[0]", 0.4)])])
+    table = query.compare(local_uri, "exp", "acc[0]")
+    assert table.select("acc[0]", "acc[0].best", "acc[0].best_step").row(0) == (0.4, 0.5, 0)
