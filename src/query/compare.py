@@ -8,7 +8,7 @@ import polars as pl
 
 from eventlog.errors import EventLogError
 from eventlog.store import Store
-from query.runs import fold_runs, read_events
+from query.runs import RUN_COLUMNS, fold_runs, read_events
 
 __all__ = ["MetricNotFoundError", "compare"]
 
@@ -79,5 +79,5 @@ def compare(
     table = table.sort(pl.col(rank_by).fill_nan(None), descending=descending, nulls_last=True).with_row_index("rank", offset=1)
     first = ["rank", "experiment", "run", "status", metric, f"{metric}.best", f"{metric}.best_step", "duration_s"]
     params = [c for c in table.columns if c.startswith("param.")]
-    others = [c for c in table.columns if c not in first and c not in params and c not in ("start", "end", "node", "userid", "error")]
+    others = [c for c in table.columns if c not in first and c not in params and c not in RUN_COLUMNS]
     return table.select([*first, *params, *others]).with_columns(pl.col("rank").cast(pl.Int64))
