@@ -7,8 +7,8 @@ from typing import Any
 import polars as pl
 
 from eventlog.store import Store
-from query.filters import InvalidFilterError, match
-from query.scan import columns, scan
+from query.filters import InvalidFilterError
+from query.scan import column_predicates, columns, scan
 
 __all__ = ["DATA_COLUMNS", "data", "expand_extras", "extra_keys"]
 
@@ -51,8 +51,17 @@ def expand_extras(frame: pl.DataFrame, keys: list[str] | None = None) -> pl.Data
     return frame.with_columns(extras).drop("extra")
 
 
-def _check_extras(names: list[str], known: list[str]) -> None:
-    unknown = [n for n in names if n not in known]
+def _check_extras(selected: pl.LazyFrame, filters: dict[str, Any], keys: list[str]) -> None:
+    """Raise if an extra filter names an extra that none of the `selected` events has.
+
+    `keys` are the extras of the events returned, a subset of `selected`: only the other names
+    need a look at `selected` (its `extra` column), and only when it holds events at all.
+    """
+    doubtful = [k for k, v in filters.items() if v is not None and k not in keys]
+    if not doubtful or selected.select(pl.len()).collect().item() == 0:
+        return
+    known = extra_keys(selected)
+    unknown = [n for n in doubtful if n not in known]
     if unknown:
         raise InvalidFilterError(
             f"unknown filter {', '.join(map(repr, unknown))}: not a column and no selected event has such an extra; "
@@ -93,7 +102,7 @@ def data(
         **extra: filters on extras (`tag="v1.5"`) or on other columns (`node`, `userid`, `rank`, `writer`).
 
     Returns:
-        The events with the columns of `DATA_COLUMNS` plus one column per extra, sorted by dt
+        The events with the columns of `DATA_COLUMNS` plus one column per extra they carry, sorted by dt
         (ties by seq, then in file order); an empty frame with those columns when nothing matches (an unknown
         experiment, a run that does not exist).
 
@@ -107,25 +116,18 @@ def data(
     """
     column_filters = {k: v for k, v in extra.items() if k in columns()}
     extra_filters = {k: v for k, v in extra.items() if k not in column_filters}
-    frame = scan(store, experiment, since=since, end=end, run=run, event=event, key=key, step=step, **column_filters)
-    frame = frame.select([*DATA_COLUMNS, "extra", "seq"])
+    selected = scan(store, experiment, since=since, end=end, run=run, event=event, key=key, step=step, **column_filters)
+    selected = selected.select([*DATA_COLUMNS, "extra", "seq"])
+    frame = selected
+    for predicate in column_predicates(**extra_filters):  # filters on extras, before anything is read
+        frame = frame.filter(predicate)
     if lazy:
         keys = extra_keys(frame)
-        _check_extras([k for k, v in extra_filters.items() if v is not None], keys)
-        frame = _filter_extras(frame, extra_filters).sort(_ORDER, maintain_order=True)
+        _check_extras(selected, extra_filters, keys)
         extras = [pl.col("extra").map.get(k).alias(k) for k in keys if k not in DATA_COLUMNS]
-        return frame.with_columns(extras).select([*DATA_COLUMNS, *[k for k in keys if k not in DATA_COLUMNS]])
+        frame = frame.sort(_ORDER, maintain_order=True).with_columns(extras)
+        return frame.select([*DATA_COLUMNS, *[k for k in keys if k not in DATA_COLUMNS]])
     collected = frame.sort(_ORDER, maintain_order=True).collect(engine="streaming")
     keys = extra_keys(collected)
-    if collected.height:
-        _check_extras([k for k, v in extra_filters.items() if v is not None], keys)
-    collected = _filter_extras(collected.lazy(), extra_filters).collect()
+    _check_extras(selected, extra_filters, keys)
     return expand_extras(collected.drop("seq"), keys)
-
-
-def _filter_extras(frame: pl.LazyFrame, filters: dict[str, Any]) -> pl.LazyFrame:
-    for name, value in filters.items():
-        predicate = match(pl.col("extra").map.get(name), value)
-        if predicate is not None:
-            frame = frame.filter(predicate)
-    return frame

@@ -71,6 +71,26 @@ def test_lazy_gives_the_same_frame(local_uri: str, write: Writer) -> None:
     assert filtered.collect()["key"].to_list() == ["val/loss"]
 
 
+def test_extra_filters_eager_and_lazy_agree(local_uri: str, write: Writer) -> None:
+    _events(local_uri, write)
+    for filters in ({"tag": "a"}, {"tag": ["a", "b"], "gpu": "*"}, {"tag": "nope"}, {"tag": "a", "run": 1}):
+        eager = query.data(local_uri, "exp", **filters)
+        lazy = query.data(local_uri, "exp", lazy=True, **filters)
+        assert isinstance(eager, pl.DataFrame) and isinstance(lazy, pl.LazyFrame)
+        assert lazy.collect().equals(eager), filters
+    only_a = query.data(local_uri, "exp", tag="a")
+    assert isinstance(only_a, pl.DataFrame)
+    # one column per extra of the events returned, as for any other filter
+    assert only_a.select("key", "tag").rows() == [("train/loss", "a")] and "gpu" not in only_a.columns
+
+
+def test_an_extra_filter_on_no_events_is_an_empty_frame(local_uri: str, write: Writer) -> None:
+    _events(local_uri, write)
+    for lazy in (False, True):
+        found = query.data(local_uri, "exp", run=7, tag="a", lazy=lazy)
+        assert (found.collect() if isinstance(found, pl.LazyFrame) else found).height == 0
+
+
 def test_no_data_is_an_empty_frame_with_the_columns(local_uri: str, write: Writer) -> None:
     assert query.data(local_uri, "nothing").columns == query.DATA_COLUMNS
     _events(local_uri, write)
