@@ -90,14 +90,16 @@ def glob_to_regex(pattern: str) -> str:
         elif ch == "?":
             out.append(".")
         elif ch == "[":
-            end = pattern.find("]", i + 2 if pattern[i + 1 : i + 2] in ("!", "]") else i + 1)
+            end = _class_end(pattern, i)
             if end == -1:
                 out.append(re.escape(ch))
             else:
                 body = pattern[i + 1 : end]
                 negate = body.startswith("!")
                 body = body[1:] if negate else body
-                body = body.replace("\\", "\\\\").replace("^", "\\^").replace("[", "\\[")
+                # `]` can only be a member here; `&&` and `~~` are set operations in Rust's classes
+                for special in ("\\", "^", "[", "]", "&", "~"):
+                    body = body.replace(special, "\\" + special)
                 out.append(f"[{'^' if negate else ''}{body}]")
                 i = end
         else:
@@ -105,6 +107,16 @@ def glob_to_regex(pattern: str) -> str:
         i += 1
     out.append("$")
     return "".join(out)
+
+
+def _class_end(pattern: str, start: int) -> int:
+    """The index of the `]` closing the class opened at `start`, or -1 (as fnmatch: `[!]...]`, `[]...]`)."""
+    first = start + 1
+    if pattern[first : first + 1] == "!":
+        first += 1
+    if pattern[first : first + 1] == "]":  # a `]` right after `[` or `[!` is a member, not the end
+        first += 1
+    return pattern.find("]", first)
 
 
 def _check_regex(regex: str, original: str) -> str:

@@ -94,3 +94,13 @@ def test_glob_to_regex_escapes_regex_characters() -> None:
     frame = pl.DataFrame({"key": [specials, "x" + specials]})
     assert frame.filter(match("key", specials + "*"))["key"].to_list() == [specials]
     assert frame.filter(pl.col("key").str.contains(glob_to_regex("*" + specials)))["key"].len() == 2
+
+
+@pytest.mark.parametrize("pattern", ["[!]", "[!]a]", "[]a]", "[]]", "[a&&b]", "[~~a]", "[!]]"])
+def test_brackets_and_rust_class_operators_match_like_fnmatch(pattern: str) -> None:
+    names = ["", "a", "b", "]", "&", "~", "!", "[!]", "[]", "ab"]
+    frame = pl.DataFrame({"key": names})
+    predicate = match("key", pattern)
+    assert predicate is not None
+    assert frame.filter(predicate)["key"].to_list() == [n for n in names if fnmatch.fnmatchcase(n, pattern)], glob_to_regex(pattern)
+    assert [n for n in names if matches_text(n, pattern)] == [n for n in names if fnmatch.fnmatchcase(n, pattern)]
