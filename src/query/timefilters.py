@@ -14,7 +14,7 @@ from typing import Any
 
 from query.filters import InvalidFilterError
 
-__all__ = ["date_range", "parse_time", "seconds_between"]
+__all__ = ["parse_time", "seconds_between"]
 
 _UNITS = {
     "s": 1,
@@ -69,19 +69,6 @@ def parse_time(value: Any, *, now: _dt.datetime | None = None, name: str = "sinc
         f"{name}={value!r} is not a time: pass a datetime, a timedelta, ISO text ('2026-11-23T10:00') "
         "or a relative time such as '30s', '5m', '5h', '2d', '1w'"
     )
-
-
-def date_range(since: _dt.datetime | None, end: _dt.datetime | None) -> tuple[_dt.date | None, _dt.date | None]:
-    """The first and last `date=` partitions that can hold events between `since` and `end`.
-
-    Args:
-        since: the inclusive lower bound (UTC) or None.
-        end: the inclusive upper bound (UTC) or None.
-
-    Returns:
-        (first date, last date), each None when unbounded.
-    """
-    return (since.date() if since else None, end.date() if end else None)
 
 
 def seconds_between(end: Any, start: Any) -> Any:
