@@ -37,8 +37,8 @@ def metric_frame(store: Store | str | None, experiment: str, key: Any, run: Any 
     Raises:
         NothingToPlotError: no metric event matches.
     """
-    found = data(store, experiment, run=run, event="metric", key=key, **filters)
-    frame = found.collect() if isinstance(found, pl.LazyFrame) else found
+    frame = data(store, experiment, run=run, event="metric", key=key, lazy=False, **filters)
+    assert isinstance(frame, pl.DataFrame)  # lazy=False: for the type checker
     if frame.height == 0:
         raise NothingToPlotError(
             f"no metric {key!r} in experiment {experiment!r} for run={run!r}; "
