@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as _dt
 import io
 from dataclasses import replace
+from functools import cache
 from typing import Any
 
 import polars as pl
@@ -61,24 +62,27 @@ def as_store(store: Store | str | None) -> Store:
     return store if isinstance(store, Store) else open_store(store)
 
 
+@cache
 def file_schema() -> pl.Schema:
     """The polars schema of a segment file (derived from the event's Arrow schema).
 
     Returns:
-        The schema of the columns stored in files (no partition columns).
+        The schema of the columns stored in files (no partition columns); the same object on
+        every call, so treat it as read-only.
     """
     empty = pl.from_arrow(arrow_schema().empty_table())
     assert isinstance(empty, pl.DataFrame)
     return empty.schema
 
 
-def columns() -> list[str]:
+@cache
+def columns() -> tuple[str, ...]:
     """Every column of a scan: the file columns plus the partition columns `experiment` and `date`.
 
     Returns:
         The column names.
     """
-    return [*file_schema().names(), *HIVE_SCHEMA]
+    return (*file_schema().names(), *HIVE_SCHEMA)
 
 
 def empty_frame() -> pl.LazyFrame:
