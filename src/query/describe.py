@@ -25,7 +25,7 @@ from typing import Literal
 
 import polars as pl
 
-__all__ = ["DEFAULT_BUCKET_BITS", "ORDER", "QUANTILES", "STAT_COLUMNS", "describe", "order_key"]
+__all__ = ["DEFAULT_BUCKET_BITS", "ORDER", "QUANTILES", "STAT_COLUMNS", "describe", "order_key", "order_key_times"]
 
 #: The statistics columns, in order (pandas `describe` plus first and last).
 STAT_COLUMNS = ["count", "mean", "std", "min", "25%", "50%", "75%", "max", "first", "last"]
@@ -165,9 +165,8 @@ def _fetch(
     if stats.height <= _FEW_GROUPS:
         # a superset by value alone (cheap per row: the Int128 key is only built for the rows kept),
         # made exact in memory below
-        half = 1 << 63  # the key's low 64 bits are dt in ns, as a signed number
-        edge_dts = [((int(k) + half) % (1 << 64)) - half for k in edge_keys["__k"].to_list() if k is not None]
-        keep = pl.col(ORDER[1]).dt.epoch("ns").is_in(pl.Series(edge_dts, dtype=pl.Int64).implode()) | bucket.is_in(wanted["__bucket"].implode())
+        edge_dts = order_key_times(edge_keys["__k"])
+        keep = pl.col(ORDER[1]).dt.epoch("ns").is_in(edge_dts.implode()) | bucket.is_in(wanted["__bucket"].implode())
         rows = frame.filter(keep).collect(engine=_ENGINE)
         rows = rows.with_columns(order_key().alias("__k"), bucket.alias("__bucket"))
         keep_bucket = rows.join(wanted, on=[*groups, "__bucket"], how="semi", nulls_equal=True)
@@ -203,6 +202,19 @@ def order_key() -> pl.Expr:
     """
     step = pl.col(ORDER[0]).fill_null(-(1 << 62)).cast(pl.Int128)  # below any real step, no overflow
     return step * (1 << 64) + pl.col(ORDER[1]).dt.epoch("ns").cast(pl.Int128)
+
+
+def order_key_times(keys: pl.Series) -> pl.Series:
+    """The `dt` of each `order_key()` value, in ns since the epoch (the key's low 64 bits, signed).
+
+    Args:
+        keys: Int128 order keys; nulls are dropped.
+
+    Returns:
+        An Int64 Series, one value per non-null key, in order.
+    """
+    half = 1 << 63
+    return pl.Series([((int(k) + half) % (1 << 64)) - half for k in keys.drop_nulls().to_list()], dtype=pl.Int64)
 
 
 def _targets(stats: pl.DataFrame, groups: list[str]) -> pl.DataFrame:

@@ -14,7 +14,7 @@ from typing import Any
 import polars as pl
 
 from eventlog.store import Store
-from query.describe import order_key
+from query.describe import order_key, order_key_times
 from query.scan import SMALL_SCAN_BYTES, as_store, scan_sized
 from query.timefilters import seconds_between
 
@@ -39,8 +39,7 @@ def _last(frame: pl.LazyFrame, groups: list[str], *, in_memory: bool = False) ->
         ordered = [pl.col(c).sort_by(["step", "dt", "seq"], nulls_last=False).last() for c in columns]
         return frame.group_by(groups).agg(ordered).collect(engine="streaming")
     ends = frame.group_by(groups).agg(order_key().max().alias("__k")).collect(engine="streaming")
-    half = 1 << 63  # the key's low 64 bits are dt in ns, as a signed number
-    times = pl.Series([((int(k) + half) % (1 << 64)) - half for k in ends["__k"].to_list()], dtype=pl.Int64).unique()
+    times = order_key_times(ends["__k"]).unique()
     rows = (
         frame.filter(pl.col("dt").dt.epoch("ns").is_in(times.implode()))
         .select(*groups, *columns, "seq")

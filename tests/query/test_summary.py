@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import query
-from query.describe import STAT_COLUMNS, describe
+from query.describe import STAT_COLUMNS, describe, order_key, order_key_times
 
 from .conftest import T0, Writer
 
@@ -166,3 +166,11 @@ def test_identical_events_all_count() -> None:
     _assert_like_pandas(row, [1.0, 2.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="bucket_bits"):
         describe(frame, ["event", "key"], bucket_bits=30)
+
+
+def test_order_key_times_gives_back_dt() -> None:
+    dts = [_dt.datetime(1969, 12, 31, 23, 59, tzinfo=_dt.UTC), T0, T0 + S]
+    frame = pl.DataFrame({"step": [None, -3, 2**40], "dt": dts}, schema={"step": pl.Int64, "dt": pl.Datetime("ns", "UTC")})
+    keys = frame.select(order_key().alias("k"))["k"]
+    assert keys.arg_sort().to_list() == [0, 1, 2]  # null step first, then by step
+    assert order_key_times(pl.concat([keys, pl.Series([None], dtype=keys.dtype)])).to_list() == frame["dt"].dt.epoch("ns").to_list()
