@@ -206,9 +206,9 @@ def fold_runs(frame: pl.LazyFrame, *, now: _dt.datetime | None = None) -> pl.Dat
     base = base.with_columns(
         pl.coalesce("_start_node", "node").alias("node"), pl.coalesce("_start_userid", "userid").alias("userid")
     )
-    last = _last(frame.filter(pl.col("event").is_in(["param", "metric"])), [*_RUN, "event", "key"])
     if base.height == 0:
         return _empty()
+    last = _last(frame.filter(pl.col("event").is_in(["param", "metric"])), [*_RUN, "event", "key"])
     result = _status(base, now or _dt.datetime.now(_dt.UTC))
     for kind, prefix in (("param", "param."), ("metric", "metric.")):
         wide = _wide(last, kind, prefix)
