@@ -3,8 +3,10 @@
 Seeded data: SEGMENTS raw segments of EVENTS metric events each in one partition, written
 round-robin by 8 writers (each writer is its own run, 8 keys). Then, each phase in its own
 subprocess: `summary()` and a one-run `data()` over the raw segments (best of 3), `compact()`
-(events/s, MB/s of input, peak RSS), and the same queries over the compacted files. The same runs
-on a moto S3 server (`moto_server`, its own process) with fewer segments.
+(events/s, MB/s of input, peak RSS), the same queries over the compacted files right after
+compaction (the covered segments are still listed, as readers see them until gc), then `gc` with
+no grace period and the queries once more (what readers see once gc has run). The same runs on a
+moto S3 server (`moto_server`, its own process) with fewer segments.
 
     .venv/bin/python benchmarks/bench_compact.py                                  # full: 2,000 x 5,000 local, 200 x 5,000 on S3
     .venv/bin/python benchmarks/bench_compact.py --segments 200 --s3-segments 40  # quick
@@ -97,6 +99,15 @@ def worker_compact(uri: str) -> dict[str, Any]:
     }
 
 
+def worker_gc(uri: str) -> dict[str, Any]:
+    """gc without a grace period (nothing else runs): deletes the covered segments."""
+    from eventlog.gc import collect_garbage
+    from eventlog.store import open_store
+
+    report = collect_garbage(open_store(uri), grace=0.0, dry_run=False, force=True)
+    return {"seconds": report.seconds, "deleted": len(report.files)}
+
+
 def _subprocess(phase: str, uri: str, env: dict[str, str], *extra: str) -> dict[str, Any]:
     out = subprocess.run(
         [sys.executable, __file__, "--worker", phase, "--uri", uri, *extra],
@@ -117,8 +128,10 @@ def run_backend(label: str, uri: str, segments: int, events: int, repeat: int, e
     before = _subprocess("query", uri, env, "--repeat", str(repeat))
     compacted = _subprocess("compact", uri, env)
     after = _subprocess("query", uri, env, "--repeat", str(repeat))
+    collected = _subprocess("gc", uri, env)
+    after_gc = _subprocess("query", uri, env, "--repeat", str(repeat))
     return {"backend": label, "segments": segments, "events_per_segment": events, "generate": generated,
-            "before": before, "compact": compacted, "after": after}
+            "before": before, "compact": compacted, "after": after, "gc": collected, "after_gc": after_gc}
 
 
 def _free_port() -> int:
@@ -144,12 +157,12 @@ def start_moto() -> tuple[subprocess.Popen[bytes], str]:
 
 
 def print_table(results: list[dict[str, Any]]) -> None:
-    print(f"{'backend':<8} {'query':<14} {'before s':>9} {'after s':>9} {'ratio':>7} {'files':>12}")
+    print(f"{'backend':<8} {'query':<14} {'before s':>9} {'after s':>9} {'ratio':>7} {'after gc s':>11} {'ratio':>7} {'files':>12}")
     for r in results:
         for name in ("summary", "data_one_run"):
-            b, a = r["before"][name]["seconds"], r["after"][name]["seconds"]
+            b, a, g = (r[phase][name]["seconds"] for phase in ("before", "after", "after_gc"))
             files = f"{r['before']['files']}->{r['after']['files']}"
-            print(f"{r['backend']:<8} {name:<14} {b:>9.3f} {a:>9.3f} {b / a:>6.1f}x {files:>12}")
+            print(f"{r['backend']:<8} {name:<14} {b:>9.3f} {a:>9.3f} {b / a:>6.1f}x {g:>11.3f} {b / g:>6.1f}x {files:>12}")
     print()
     print(f"{'backend':<8} {'events':>11} {'seconds':>8} {'M events/s':>11} {'MB/s in':>8} {'MB in->out':>14} {'peak RSS MB':>12}")
     for r in results:
@@ -174,6 +187,8 @@ def main() -> None:
             result = generate(args.uri, args.segments, args.events)
         elif args.worker == "query":
             result = worker_query(args.uri, args.repeat)
+        elif args.worker == "gc":
+            result = worker_gc(args.uri)
         else:
             result = worker_compact(args.uri)
         print(json.dumps(result))
