@@ -7,7 +7,8 @@ under the GIL, so the hot path needs no lock):
   per event because the drain then takes each column with one C-speed slice (`rows[1::4]`) instead
   of a Python-level pass, and frees no tuples: measured 0.25 µs → 0.13 µs per event of drain work,
   done while holding the GIL that the training loop needs;
-- block rows `(keyset, values: array('d'), step, dt_ns)`: one `log_metrics` call (many keys);
+- block rows `(keyset, values, step, dt_ns)`: one `log_metrics` call (many keys), the values
+  packed as native float64 bytes (`struct.pack`);
 - generic rows `(slot, value, value_json, step, dt_ns)`: everything else (params, start/stop, ...).
 
 A *slot* is a small int standing for (experiment, run, event kind, key, extras), registered once
@@ -22,7 +23,6 @@ from __future__ import annotations
 
 import logging
 import threading
-from array import array
 from collections.abc import Iterable
 from itertools import chain
 from typing import Any, NamedTuple
@@ -42,6 +42,7 @@ _log = logging.getLogger("eventlog.buffer")
 
 SCALAR_WIDTH = 4  # items per event in `WriteBuffer.scalar_rows`: slot, value, step, dt_ns
 _NS_PER_DAY = 86_400 * 10**9
+_FLOAT64_BYTES = 8
 _MAP_TYPE = pa.map_(pa.string(), pa.string())
 _DT_TYPE = pa.timestamp("ns", tz="UTC")
 
@@ -94,7 +95,7 @@ class WriteBuffer:
     def __init__(self, identity: Identity) -> None:
         self.identity = identity
         self.scalar_rows: list[Any] = []  # flat: SCALAR_WIDTH items per event
-        self.block_rows: list[tuple[int, array[float], int | None, int]] = []
+        self.block_rows: list[tuple[int, bytes, int | None, int]] = []  # values: native float64s
         self.generic_rows: list[tuple[int, float | None, str | None, int | None, int]] = []
         self.next_seq = 0
         self._slots: list[Slot] = []
@@ -143,7 +144,7 @@ class WriteBuffer:
         # O(1): block rows are counted as (rows x size of the newest row), since the buffer is
         # checked on the hot path and summing every row's length made log_metrics quadratic.
         blocks = self.block_rows
-        block_events = len(blocks) * len(blocks[-1][1]) if blocks else 0
+        block_events = len(blocks) * (len(blocks[-1][1]) // _FLOAT64_BYTES) if blocks else 0
         return self._sealed_events + len(self.scalar_rows) // SCALAR_WIDTH + len(self.generic_rows) + block_events
 
     def seal(self) -> None:
@@ -226,10 +227,10 @@ class WriteBuffer:
             dt=np.array(rows[3::SCALAR_WIDTH], dtype=np.int64),
         )
 
-    def _block_part(self, rows: list[tuple[int, array[float], int | None, int]]) -> _Part | None:
+    def _block_part(self, rows: list[tuple[int, bytes, int | None, int]]) -> _Part | None:
         if not rows:
             return None
-        lengths = np.fromiter((len(row[1]) for row in rows), dtype=np.int64, count=len(rows))
+        lengths = np.fromiter((len(row[1]) for row in rows), dtype=np.int64, count=len(rows)) // _FLOAT64_BYTES
         keyset_ids = [row[0] for row in rows]
         if len(set(keyset_ids)) == 1:
             slots = np.tile(self._keysets[keyset_ids[0]], len(rows))

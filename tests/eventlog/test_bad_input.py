@@ -41,6 +41,23 @@ def test_log_metrics_keeps_the_valid_values_of_a_bad_mapping(log: eventlog.Log) 
     assert rows == [(0, "a", 1.0), (0, "b", 2.0), (1, "a", 3.0), (1, "c", 4.0), (2, "a", 5.0), (2, "b", 6.0)]
 
 
+def test_log_metrics_fast_path_checks_every_value_of_a_known_key_set(log: eventlog.Log) -> None:
+    import numpy as np
+
+    exp = log.experiment("known-keys")
+    with exp:
+        exp.log_metrics({"a": 1.0, "b": 2.0}, step=0)  # registers the key set: later calls take the fast path
+        exp.log_metrics({"a": np.float32(1.5), "b": 3}, step=1)  # numpy scalars and ints are numbers
+        with pytest.raises(TypeError, match="metric 'a'"):
+            exp.log_metrics({"a": "x", "b": 4.0}, step=2)
+        with pytest.raises(TypeError, match="metric 'b'"):
+            exp.log_metrics({"a": 5.0, "b": np.array([1.0, 2.0])}, step=3)
+        exp.log_metrics({"a": float("nan"), "b": float("inf")}, step=4)  # kept, not rejected
+    rows = exp.data(event="metric").sort("step", "key").select("step", "key", "value").rows()
+    assert rows[:6] == [(0, "a", 1.0), (0, "b", 2.0), (1, "a", 1.5), (1, "b", 3.0), (2, "b", 4.0), (3, "a", 5.0)]
+    assert np.isnan(rows[6][2]) and rows[6][:2] == (4, "a") and rows[7] == (4, "b", float("inf"))
+
+
 def test_bad_steps_and_keys(log: eventlog.Log) -> None:
     exp = log.experiment("steps")
     with exp:

@@ -38,7 +38,7 @@ def test_block_and_generic_rows_expand_in_order_with_their_steps() -> None:
     buf = WriteBuffer(Identity(node="n", userid="u", rank=None, writer="w"))
     ks = buf.keyset((buf.slot("e", 1, "metric", "x"), buf.slot("e", 1, "metric", "y")))
     ks2 = buf.keyset((buf.slot("e", 1, "metric", "z"),))
-    buf.block_rows.extend([(ks, array("d", [1.0, 2.0]), 5, T0), (ks2, array("d", [3.0]), None, T0 + 5)])
+    buf.block_rows.extend([(ks, array("d", [1.0, 2.0]).tobytes(), 5, T0), (ks2, array("d", [3.0]).tobytes(), None, T0 + 5)])
     buf.generic_rows.append((buf.slot("e", 1, "param", "lr"), None, '"adam"', None, T0 + 9))
     (segment,) = buf.drain()
     rows = rows_of(segment)
