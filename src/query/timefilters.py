@@ -52,15 +52,16 @@ def parse_time(value: Any, *, now: _dt.datetime | None = None, name: str = "sinc
         return None
     now = now or _dt.datetime.now(_dt.UTC)
     if isinstance(value, _dt.datetime):
-        return value.replace(tzinfo=_dt.UTC) if value.tzinfo is None else value.astimezone(_dt.UTC)
+        return _within_event_times(value.replace(tzinfo=_dt.UTC) if value.tzinfo is None else value.astimezone(_dt.UTC))
     if isinstance(value, _dt.date):
-        return _dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC)
+        return _within_event_times(_dt.datetime(value.year, value.month, value.day, tzinfo=_dt.UTC))
     if isinstance(value, _dt.timedelta):
-        return now - value
+        return _ago(now, value)
     if isinstance(value, str):
         found = _RELATIVE.match(value)
         if found and found["unit"].lower() in _UNITS:
-            return now - _dt.timedelta(seconds=float(found["amount"]) * _UNITS[found["unit"].lower()])
+            seconds = float(found["amount"]) * _UNITS[found["unit"].lower()]
+            return _ago(now, _dt.timedelta(seconds=min(seconds, _MAX_SECONDS_AGO)))
         try:
             return parse_time(_dt.datetime.fromisoformat(value.strip()), now=now, name=name)
         except ValueError:
@@ -69,6 +70,28 @@ def parse_time(value: Any, *, now: _dt.datetime | None = None, name: str = "sinc
         f"{name}={value!r} is not a time: pass a datetime, a timedelta, ISO text ('2026-11-23T10:00') "
         "or a relative time such as '30s', '5m', '5h', '2d', '1w'"
     )
+
+
+#: The range of the events' `dt` column (int64 nanoseconds since 1970).
+_FIRST_EVENT_TIME = _dt.datetime(1677, 9, 21, 0, 12, 44, tzinfo=_dt.UTC)
+_LAST_EVENT_TIME = _dt.datetime(2262, 4, 11, 23, 47, 16, 854775, tzinfo=_dt.UTC)
+
+
+_MAX_SECONDS_AGO = 10**12  # ~31,700 years: further back than any event, within timedelta's range
+
+
+def _ago(now: _dt.datetime, delta: _dt.timedelta) -> _dt.datetime:
+    """`now - delta`, clamped to the times an event can have (also when it is before year 1)."""
+    try:
+        return _within_event_times(now - delta)
+    except OverflowError:
+        return _FIRST_EVENT_TIME if delta > _dt.timedelta(0) else _LAST_EVENT_TIME
+
+
+def _within_event_times(bound: _dt.datetime) -> _dt.datetime:
+    """`bound` clamped to the times an event can have: `since="2999-01-01"` then matches nothing
+    instead of failing to convert to nanoseconds, `end="2999-01-01"` everything."""
+    return min(max(bound, _FIRST_EVENT_TIME), _LAST_EVENT_TIME)
 
 
 def seconds_between(end: Any, start: Any) -> Any:

@@ -45,3 +45,29 @@ def test_absolute_forms() -> None:
 def test_malformed_times_are_clear_errors(bad: object) -> None:
     with pytest.raises(InvalidFilterError, match=r"is not a time.*'5h'"):
         parse_time(bad, name="since")
+
+
+@pytest.mark.parametrize(
+    ("bound", "expected"),
+    [
+        ("2999-01-01", "2262-04-11 23:47:16.854775+00:00"),
+        (_dt.datetime(1500, 1, 1), "1677-09-21 00:12:44+00:00"),
+        ("1000000w", "1677-09-21 00:12:44+00:00"),
+        (_dt.timedelta(days=-(10**8)), "2262-04-11 23:47:16.854775+00:00"),
+    ],
+)
+def test_bounds_beyond_the_event_times_are_clamped(bound: object, expected: str) -> None:
+    # the dt column is int64 ns (1677-2262): a bound outside must filter, not fail to convert
+    assert str(parse_time(bound, now=NOW)) == expected
+
+
+def test_data_since_far_future_is_empty_and_end_far_future_is_everything(local_uri: str) -> None:
+    import eventlog
+    import query
+
+    log = eventlog.open(local_uri)
+    with log.experiment("far") as exp:
+        exp.log_metric("m", 1.0, step=0)
+    log.close()
+    assert query.data(local_uri, "far", run="*", since="2999-01-01").height == 0
+    assert query.data(local_uri, "far", run="*", event="metric", end="2999-01-01", since="1000000w").height == 1
