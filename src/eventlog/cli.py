@@ -58,6 +58,21 @@ def _for_people(frame: pl.DataFrame, fmt: str) -> pl.DataFrame:
     return frame.with_columns(durations.alias("duration_s")).rename({"duration_s": "duration"})
 
 
+def _where_filters(where: list[str] | None) -> dict[str, Any]:
+    """`--where EXTRA=VALUE` options as filters on extra columns.
+
+    Raises:
+        UserError: an option without `=`.
+    """
+    extra: dict[str, Any] = {}
+    for item in where or []:
+        name, sep, value = item.partition("=")
+        if not sep:
+            raise UserError(f"--where {item!r}: write EXTRA=VALUE, e.g. --where tag=v1.5")
+        extra[name] = parse_scalar(value)
+    return extra
+
+
 def _run_value(text: str) -> Any:
     return "*" if text in ("*", "all") else parse_scalar(text)
 
@@ -126,13 +141,8 @@ def data(
 
     opened = open_cli_store(store)
     require_experiment(opened, experiment)
-    extra: dict[str, Any] = {}
-    for item in where or []:
-        name, sep, value = item.partition("=")
-        if not sep:
-            raise UserError(f"--where {item!r}: write EXTRA=VALUE, e.g. --where tag=v1.5")
-        extra[name] = parse_scalar(value)
-    found = query.data(
+    extra = _where_filters(where)
+    frame = query.data(
         opened,
         experiment,
         run=_run_value(run),
@@ -141,9 +151,10 @@ def data(
         step=None if step is None else parse_scalar(step),
         since=parse_time(since),
         end=parse_time(end),
+        lazy=False,
         **extra,
     )
-    frame = found.collect() if isinstance(found, pl.LazyFrame) else found
+    assert isinstance(frame, pl.DataFrame)  # lazy=False
     if limit is not None:
         frame = frame.tail(limit)
     write_frame(frame, fmt, out=out, title=f"{experiment}: {frame.height} events", max_rows=None if limit else 200)
@@ -227,6 +238,8 @@ def tail(
     run: RunOption = "*",
     event: Annotated[str | None, typer.Option(help="Event kind(s), e.g. metric.")] = None,
     key: Annotated[str | None, typer.Option(help="Key(s) or glob.")] = None,
+    since: Annotated[str | None, typer.Option(help="Only events at or after: an ISO time or 5h, 2d, 1w.")] = None,
+    where: Annotated[list[str] | None, typer.Option(help="EXTRA=VALUE on an extra column, e.g. tag=v1.5; repeatable.")] = None,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Show this many existing events first.")] = 10,
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 1.0,
     limit: Annotated[int | None, typer.Option(help="Exit after this many new events.")] = None,
@@ -250,6 +263,8 @@ def tail(
         "run": _run_value(run),
         "event": None if event is None else parse_scalar(event),
         "key": None if key is None else parse_scalar(key),
+        "since": parse_time(since),
+        **_where_filters(where),
     }
     try:
         for row in follow(opened, experiment, last=lines, interval=interval, limit=limit, timeout=timeout, on_ready=ready, **filters):
@@ -290,8 +305,9 @@ def artifacts(
 
     opened = open_cli_store(store)
     require_experiment(opened, experiment)
-    found = query.data(opened, experiment, run=_run_value(run), event="artifact", key=None if key is None else parse_scalar(key))
-    frame = found.collect() if isinstance(found, pl.LazyFrame) else found
+    key_filter = None if key is None else parse_scalar(key)
+    frame = query.data(opened, experiment, run=_run_value(run), event="artifact", key=key_filter, lazy=False)
+    assert isinstance(frame, pl.DataFrame)  # lazy=False
     rows = []
     for row in frame.iter_rows(named=True):
         ref = json.loads(row["value_json"] or "{}")

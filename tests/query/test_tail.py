@@ -199,3 +199,21 @@ def test_follower_refuses_a_negative_run_past_the_first(memory_uri: str, write: 
         query.data(memory_uri, "live", run=-5)
     with pytest.raises(RunNotFoundError, match="run=-5"):
         Follower(memory_uri, "live", run=-5)
+
+
+def test_cli_tail_filters_on_extras_and_since(local_uri: str) -> None:
+    log = eventlog.open(local_uri)
+    with log.experiment("tagged") as exp:
+        exp.log_metric("loss", 1.0, step=0, tag="a")
+        exp.log_metric("loss", 2.0, step=1, tag="b")
+        exp.log_metric("loss", 3.0, step=2, tag="a")
+    log.close()
+    base = [sys.executable, "-m", "eventlog.cli", "tail", "tagged", "--store", local_uri, "--lines", "10", "--limit", "0", "--json"]
+    done = subprocess.run([*base, "--where", "tag=a"], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert [json.loads(line)["value"] for line in done.stdout.splitlines()] == [1.0, 3.0]
+    future = subprocess.run([*base, "--since", "2999-01-01"], capture_output=True, text=True, timeout=120)
+    assert future.returncode == 0, future.stderr
+    assert future.stdout == ""
+    bad = subprocess.run([*base, "--where", "tag"], capture_output=True, text=True, timeout=120)
+    assert bad.returncode != 0 and "write EXTRA=VALUE" in bad.stderr
