@@ -11,6 +11,7 @@ import logging
 import os
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 from hypothesis import HealthCheck, settings
@@ -63,9 +64,9 @@ def s3_uri(s3_bucket: str) -> str:
 
 
 @pytest.fixture
-def local_uri(tmp_path: object) -> str:
+def local_uri(tmp_path: Path) -> str:
     """A store URI in a fresh temporary directory."""
-    return str(tmp_path) + "/store"  # type: ignore[operator]
+    return str(tmp_path / "store")
 
 
 @pytest.fixture
