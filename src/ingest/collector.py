@@ -4,9 +4,10 @@ A Starlette app on uvicorn. Starlette because it is a small, well-kept ASGI tool
 validation framework to fight: msgspec does the validation), with a test client and a clean
 lifespan; uvicorn is its reference server. Endpoints:
 
-- `POST /v1/events`: a msgpack batch, rows or columns (`ingest.wire`). Answered 200 `{"events": n, "segments": k,
-  "created": c}` only after every segment of the batch is published in the store with
-  create-if-absent (durable, and idempotent: a retried batch creates nothing new). 400 names the
+- `POST /v1/events`: a msgpack batch, rows or columns (`ingest.wire`). Answered 200 `{"events": n,
+  "created": c}` (c: segments this request created) only after every segment of the batch is
+  published in the store with create-if-absent (durable, and idempotent: a retried batch creates
+  nothing new). 400 names the
   first bad event and field; 401 without the right bearer token; 408 when the body arrives too
   slowly; 413 when it is larger than `max_body_bytes`; 503 when the store fails (retry).
 - `POST /v1/runs/claim` (JSON `{"experiment", "writer", "job"}` → `{"run": n}`) and
@@ -25,6 +26,7 @@ import json
 import logging
 import threading
 import time
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -176,19 +178,32 @@ def create_app(
         given = request.headers.get("authorization", "").encode()
         return hmac.compare_digest(given, expected)
 
-    def unauthorized() -> JSONResponse:
-        return _error(
-            401,
-            "missing or wrong token: send 'Authorization: Bearer <token>' with the collector's --token",
-            stats,
-            "unauthorized",
-            **{"WWW-Authenticate": "Bearer"},
-        )
+    def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """`handler` behind the bearer token check (401 without the right token)."""
+
+        async def checked(request: Request) -> Response:
+            if authorized(request):
+                return await handler(request)
+            return _error(
+                401,
+                "missing or wrong token: send 'Authorization: Bearer <token>' with the collector's --token",
+                stats,
+                "unauthorized",
+                **{"WWW-Authenticate": "Bearer"},
+            )
+
+        return checked
+
+    async def run_number(what: str, call: Callable[..., int | None], *args: Any, **kwargs: Any) -> Response:
+        """`{"run": call(store, ...)}`, run in the thread pool; a store failure is a 503 (the client retries)."""
+        try:
+            run = await run_in_threadpool(call, store, *args, **kwargs)
+        except (OSError, EventLogError) as exc:
+            return _error(503, f"{what} failed ({exc}); retry", stats, "store_error")
+        return JSONResponse({"run": run})
 
     async def events(request: Request) -> Response:
         received = time.perf_counter()
-        if not authorized(request):
-            return unauthorized()
         try:
             body = await asyncio.wait_for(_read_body(request, max_body_bytes), timeout=body_timeout)
         except _BodyTooLarge:
@@ -210,8 +225,6 @@ def create_app(
         return JSONResponse({"events": count, "created": created})
 
     async def claim(request: Request) -> Response:
-        if not authorized(request):
-            return unauthorized()
         try:
             payload = json.loads(await request.body())
             experiment = validate_experiment(payload["experiment"])
@@ -222,28 +235,16 @@ def create_app(
             return _error(400, f"bad run claim: field {exc} is missing; {_CLAIM_SHAPE}", stats, "invalid")
         except (ValueError, TypeError, InvalidNameError) as exc:
             return _error(400, f"bad run claim ({exc}); {_CLAIM_SHAPE}", stats, "invalid")
-        try:
-            run = await run_in_threadpool(run_claims.claim_run, store, experiment, writer=writer, job=job)
-        except (OSError, EventLogError) as exc:
-            return _error(503, f"claiming a run failed ({exc}); retry", stats, "store_error")
-        return JSONResponse({"run": run})
+        return await run_number("claiming a run", run_claims.claim_run, experiment, writer=writer, job=job)
 
     async def latest(request: Request) -> Response:
-        if not authorized(request):
-            return unauthorized()
         try:
             experiment = validate_experiment(request.query_params.get("experiment", ""))
         except (ValueError, InvalidNameError) as exc:
             return _error(400, str(exc), stats, "invalid")
-        try:
-            run = await run_in_threadpool(run_claims.latest_run, store, experiment)
-        except (OSError, EventLogError) as exc:
-            return _error(503, f"reading run claims failed ({exc}); retry", stats, "store_error")
-        return JSONResponse({"run": run})
+        return await run_number("reading run claims", run_claims.latest_run, experiment)
 
     async def info(request: Request) -> Response:
-        if not authorized(request):
-            return unauthorized()
         return JSONResponse({"store": store.url(""), "max_body_bytes": max_body_bytes})
 
     async def healthz(request: Request) -> Response:
@@ -254,10 +255,10 @@ def create_app(
 
     app = Starlette(
         routes=[
-            Route("/v1/events", events, methods=["POST"]),
-            Route("/v1/runs/claim", claim, methods=["POST"]),
-            Route("/v1/runs/latest", latest, methods=["GET"]),
-            Route("/v1/info", info, methods=["GET"]),
+            Route("/v1/events", guarded(events), methods=["POST"]),
+            Route("/v1/runs/claim", guarded(claim), methods=["POST"]),
+            Route("/v1/runs/latest", guarded(latest), methods=["GET"]),
+            Route("/v1/info", guarded(info), methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
             Route("/metrics", metrics, methods=["GET"]),
         ]
