@@ -292,18 +292,15 @@ def test_collector_writes_to_s3(s3_uri: str) -> None:
         assert query.data(open_store(s3_uri), experiment="exp", run="*").height == 20
 
 
-def test_serve_in_a_subprocess_shuts_down_gracefully(local_uri: str) -> None:
+def test_serve_in_a_subprocess_shuts_down_gracefully(local_uri: str, free_port: int) -> None:
     import signal
     import subprocess
     import sys
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    code = f"import eventlog; from ingest.collector import serve; serve({local_uri!r}, port={port}, token={TOKEN!r})"
+    code = f"import eventlog; from ingest.collector import serve; serve({local_uri!r}, port={free_port}, token={TOKEN!r})"
     server = subprocess.Popen([sys.executable, "-c", code], stderr=subprocess.PIPE, text=True)
     try:
-        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=10) as http:
+        with httpx.Client(base_url=f"http://127.0.0.1:{free_port}", timeout=10) as http:
             for _ in range(200):  # wait for the port (the process has no readiness signal but the socket)
                 try:
                     http.get("/healthz")

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import socket
 from collections.abc import Iterator
 
 import polars as pl
@@ -91,13 +90,10 @@ def test_sink_retry_never_duplicates(collector: CollectorThread) -> None:
         log.close()
 
 
-def test_collector_down_then_back_loses_nothing(tmp_path: object) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+def test_collector_down_then_back_loses_nothing(tmp_path: object, free_port: int) -> None:
     store_uri = f"{tmp_path}/store"
-    with CollectorThread(store_uri, port=port, token=TOKEN):
-        log = eventlog.open(f"http://127.0.0.1:{port}", token=TOKEN)
+    with CollectorThread(store_uri, port=free_port, token=TOKEN):
+        log = eventlog.open(f"http://127.0.0.1:{free_port}", token=TOKEN)
         exp = log.experiment("e")
         exp.start()
     try:
@@ -107,7 +103,7 @@ def test_collector_down_then_back_loses_nothing(tmp_path: object) -> None:
             exp.log_metric("m", i, step=i)
         with pytest.raises(BackgroundError, match="collector"):
             exp.flush()
-        with CollectorThread(store_uri, port=port, token=TOKEN):
+        with CollectorThread(store_uri, port=free_port, token=TOKEN):
             log.remote._retries = 4
             exp.flush()
             exp.stop()
@@ -166,13 +162,10 @@ def test_remote_log_through_an_s3_collector(s3_uri: str) -> None:
             log.close()
 
 
-def test_reconnects_after_the_server_dropped_the_connection(tmp_path: object) -> None:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    client = RemoteClient(f"http://127.0.0.1:{port}", retries=1)  # no retry budget: reconnecting must be free
-    with CollectorThread(f"{tmp_path}/store", port=port):
+def test_reconnects_after_the_server_dropped_the_connection(tmp_path: object, free_port: int) -> None:
+    client = RemoteClient(f"http://127.0.0.1:{free_port}", retries=1)  # no retry budget: reconnecting must be free
+    with CollectorThread(f"{tmp_path}/store", port=free_port):
         assert client.latest_run("e") is None
-    with CollectorThread(f"{tmp_path}/store", port=port):  # the kept-alive connection is now dead
+    with CollectorThread(f"{tmp_path}/store", port=free_port):  # the kept-alive connection is now dead
         assert client.claim_run("e", writer="w") == 1
     client.close()
