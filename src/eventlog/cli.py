@@ -58,17 +58,24 @@ def _for_people(frame: pl.DataFrame, fmt: str) -> pl.DataFrame:
     return frame.with_columns(durations.alias("duration_s")).rename({"duration_s": "duration"})
 
 
-def _where_filters(where: list[str] | None) -> dict[str, Any]:
+def _where_filters(where: list[str] | None, *, options: tuple[str, ...]) -> dict[str, Any]:
     """`--where EXTRA=VALUE` options as filters on extra columns.
 
+    Args:
+        where: the `--where` values.
+        options: the filters the command has an option of its own for (`run`, `key`, ...).
+
     Raises:
-        UserError: an option without `=`.
+        UserError: an option without `=`, or one naming a filter that has its own option (it
+            would override that option, or clash with it).
     """
     extra: dict[str, Any] = {}
     for item in where or []:
         name, sep, value = item.partition("=")
         if not sep:
             raise UserError(f"--where {item!r}: write EXTRA=VALUE, e.g. --where tag=v1.5")
+        if name in options:
+            raise UserError(f"--where {item!r}: {name} has its own option; use --{name} {value}")
         extra[name] = parse_scalar(value)
     return extra
 
@@ -141,7 +148,7 @@ def data(
 
     opened = open_cli_store(store)
     require_experiment(opened, experiment)
-    extra = _where_filters(where)
+    extra = _where_filters(where, options=("run", "event", "key", "step", "since", "end"))
     frame = query.data(
         opened,
         experiment,
@@ -264,7 +271,7 @@ def tail(
         "event": None if event is None else parse_scalar(event),
         "key": None if key is None else parse_scalar(key),
         "since": parse_time(since),
-        **_where_filters(where),
+        **_where_filters(where, options=("run", "event", "key", "since")),
     }
     try:
         for row in follow(opened, experiment, last=lines, interval=interval, limit=limit, timeout=timeout, on_ready=ready, **filters):

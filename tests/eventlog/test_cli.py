@@ -156,6 +156,8 @@ def test_user_errors_exit_1_with_a_message(store: str, tmp_path: Path) -> None:
         (("runs", "mnist", "--sort", "nonexistent"), "no column 'nonexistent'"),
         (("data", "mnist", "--format", "xml"), "unknown format 'xml'"),
         (("plot", "mnist", "f1", "--out", str(tmp_path / "x.png")), "no metric 'f1'"),
+        (("data", "mnist", "--where", "step=3"), "step has its own option; use --step 3"),  # was a TypeError traceback
+        (("tail", "mnist", "--where", "run=1", "--timeout", "1"), "run has its own option; use --run 1"),  # silently replaced --run
     ]
     for args, message in cases:
         done = cli(*args, store=store, check=False)
