@@ -18,6 +18,7 @@ uses look-arounds that polars' regex engine rejects. A regex that does not compi
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from typing import Any
 
 import polars as pl
@@ -33,6 +34,7 @@ __all__ = [
     "is_pattern",
     "match",
     "matches_text",
+    "text_matcher",
 ]
 
 #: A filter string starting with this is a regular expression.
@@ -186,11 +188,49 @@ def _slice(col: pl.Expr, value: slice) -> pl.Expr | None:
     return expr
 
 
+def text_matcher(value: Any) -> Callable[[str], bool]:
+    """A function telling whether one string (e.g. an experiment name) matches the filter `value`, in Python.
+
+    Used to prune files by their partition before any is opened, with the same semantics as
+    `match` on a column; patterns are translated and compiled once, not per string tested.
+
+    Args:
+        value: a filter value.
+
+    Returns:
+        The test: a function of one string returning True if it matches.
+
+    Raises:
+        InvalidFilterError: a `re:` regex that does not compile.
+    """
+    if is_everything(value):
+        return lambda _text: True
+    if isinstance(value, (list, tuple, set, frozenset)):
+        tests = [text_matcher(v) for v in value]
+        return lambda text: any(test(text) for test in tests)
+    if isinstance(value, str) and value.startswith(REGEX_PREFIX):
+        regex = _compile(value[len(REGEX_PREFIX) :], value)
+        return lambda text: regex.search(text) is not None
+    if is_pattern(value):
+        anchored = re.compile(glob_to_regex(value))
+        return lambda text: anchored.match(text) is not None
+    return lambda text: bool(text == value)
+
+
+def _compile(regex: str, original: str) -> re.Pattern[str]:
+    try:
+        return re.compile(regex)
+    except re.error as exc:
+        raise InvalidFilterError(
+            f"filter {original!r} is not a valid regular expression ({exc}); "
+            "polars uses Rust regex syntax (no look-arounds or back-references)"
+        ) from exc
+
+
 def matches_text(text: str, value: Any) -> bool:
     """Whether one string (e.g. an experiment name) matches the filter `value`, in Python.
 
-    Used to prune files by their partition before any is opened, with the same semantics as
-    `match` on a column.
+    For many strings, build the test once with `text_matcher`.
 
     Args:
         text: the string to test.
@@ -198,13 +238,8 @@ def matches_text(text: str, value: Any) -> bool:
 
     Returns:
         True if it matches.
+
+    Raises:
+        InvalidFilterError: a `re:` regex that does not compile.
     """
-    if is_everything(value):
-        return True
-    if isinstance(value, (list, tuple, set, frozenset)):
-        return any(matches_text(text, v) for v in value)
-    if isinstance(value, str) and value.startswith(REGEX_PREFIX):
-        return re.search(value[len(REGEX_PREFIX) :], text) is not None
-    if is_pattern(value):
-        return re.match(glob_to_regex(value), text) is not None
-    return bool(text == value)
+    return text_matcher(value)(text)

@@ -22,7 +22,7 @@ import polars as pl
 from eventlog import layout, run_claims
 from eventlog.event import arrow_schema
 from eventlog.store import FileInfo, Store, open_store
-from query.filters import RunNotFoundError, is_everything, match, matches_text
+from query.filters import RunNotFoundError, is_everything, match, text_matcher
 from query.snapshot import Snapshot, take_snapshot
 from query.timefilters import parse_time
 
@@ -34,7 +34,6 @@ __all__ = [
     "columns",
     "empty_frame",
     "file_schema",
-    "listing",
     "resolve_runs",
     "row_predicates",
     "scan",
@@ -116,18 +115,25 @@ def select_files(
 
     Args:
         snapshot: the store's snapshot.
-        experiment: an experiment filter (name, list, glob, `re:`).
+        experiment: an experiment filter (name, list, glob, `re:`); `take_snapshot` applies it
+            already, so scans leave it at `*`.
         since: keep files of dates on or after this time's date.
         end: keep files of dates on or before this time's date.
 
     Returns:
         A Snapshot with the kept files.
+
+    Raises:
+        InvalidFilterError: a `re:` regex that does not compile.
     """
+    if is_everything(experiment) and since is None and end is None:
+        return snapshot
+    matches = text_matcher(experiment)
     first, last = (since.date() if since else None), (end.date() if end else None)
     kept: list[FileInfo] = []
     for info in snapshot.files:
         name, date = _partition(info.path)
-        if not matches_text(name, experiment):
+        if not matches(name):
             continue
         if date is not None and ((first and date < first) or (last and date > last)):
             continue
@@ -165,32 +171,17 @@ def _read_via_fsspec(store: Store, path: str) -> pl.DataFrame:
     return frame.with_columns(pl.lit(name, dtype=pl.String).alias("experiment"), pl.lit(date, dtype=pl.Date).alias("date"))
 
 
-def scan_store(store: Store | str | None, experiment: str = "*") -> pl.LazyFrame:
+def scan_store(store: Store | str | None, experiment: Any = "*") -> pl.LazyFrame:
     """A LazyFrame over the current snapshot of the experiments matching `experiment`, unfiltered.
 
     Args:
         store: a Store or URI.
-        experiment: a name or glob.
+        experiment: an experiment filter (a name, a list, `*`, a glob or `re:`).
 
     Returns:
         The LazyFrame.
     """
-    resolved = as_store(store)
-    return scan_snapshot(select_files(take_snapshot(resolved, listing(experiment)), experiment=experiment))
-
-
-def listing(experiment: Any) -> str:
-    """What to ask `take_snapshot` for: a name or glob narrows the listing; lists and regexes list all.
-
-    Args:
-        experiment: an experiment filter (name, list, glob, `re:`).
-
-    Returns:
-        The name or glob to list (`*` for lists and regexes; `select_files` then applies the filter).
-    """
-    if isinstance(experiment, str) and not experiment.startswith("re:") and not is_everything(experiment):
-        return experiment
-    return "*"
+    return scan_snapshot(take_snapshot(as_store(store), experiment))
 
 
 def _negative(value: Any) -> bool:
@@ -354,7 +345,7 @@ def scan_sized(
     resolved = as_store(store)
     lower = parse_time(since, name="since")
     upper = parse_time(end, name="end")
-    snapshot = select_files(take_snapshot(resolved, listing(experiment)), experiment=experiment, since=lower, end=upper)
+    snapshot = select_files(take_snapshot(resolved, experiment), since=lower, end=upper)
     frame = scan_snapshot(snapshot)
     for predicate in row_predicates(snapshot, since=lower, end=upper, **filters):
         frame = frame.filter(predicate)
@@ -366,7 +357,7 @@ def row_predicates(
 ) -> list[pl.Expr]:
     """The row filters of a scan over `snapshot`, as predicates that need no store any more.
 
-    The experiment filter is not among them: it is exact at the file level (`select_files`).
+    The experiment filter is not among them: it is exact at the file level (`take_snapshot`).
     Negative runs are resolved now, against each experiment of `snapshot`, so the predicates can
     be applied later to any frame of events (`query.tail` applies them to every new file).
 

@@ -6,16 +6,18 @@ does not cover. The reader lists `_manifest/`, reads the latest version, lists `
 listing belong together. The list is handed to polars explicitly: never a glob, because `cmp/`
 holds orphans (files of compactions that lost or crashed) and covered files awaiting gc.
 
-With an experiment name (not a pattern) only that experiment's partition prefix is listed.
+The experiment filter takes every form of `query.filters`; with a plain name only that
+experiment's partition prefix is listed.
 """
 
 from __future__ import annotations
 
-import fnmatch
 from dataclasses import dataclass, field
+from typing import Any
 
 from eventlog import layout, manifest
 from eventlog.store import FileInfo, Store
+from query.filters import is_everything, is_pattern, text_matcher
 
 __all__ = ["Snapshot", "list_segments", "take_snapshot"]
 
@@ -41,32 +43,52 @@ class Snapshot:
         return [self.store.url(f.path) for f in self.files]
 
 
-def _is_pattern(value: str) -> bool:
-    return any(ch in value for ch in "*?[")
+def _segments_prefix(experiment: Any) -> str:
+    """The listing prefix: one experiment's partition for a plain name, all of `seg/` otherwise."""
+    if isinstance(experiment, str) and not is_everything(experiment) and not is_pattern(experiment):
+        return f"{layout.SEGMENTS}/experiment={layout.encode_name(experiment)}"
+    return layout.SEGMENTS
 
 
-def _matches(path: str, experiment: str) -> bool:
-    if experiment in ("*", "all"):
-        return True
-    name = layout.experiment_of(path) or ""
-    return fnmatch.fnmatchcase(name, experiment) if _is_pattern(experiment) else name == experiment
+def _of_experiment(files: list[FileInfo], experiment: Any) -> list[FileInfo]:
+    if is_everything(experiment):
+        return files
+    matches = text_matcher(experiment)
+    return [f for f in files if matches(layout.experiment_of(f.path) or "")]
 
 
-def list_segments(store: Store, experiment: str = "*") -> list[FileInfo]:
-    """Every raw segment of the experiments matching `experiment` (a name or glob), covered or not."""
-    if experiment in ("*", "all") or _is_pattern(experiment):
-        prefix = layout.SEGMENTS
-    else:
-        prefix = f"{layout.SEGMENTS}/experiment={layout.encode_name(experiment)}"
-    return [f for f in store.find(prefix) if f.path.endswith(".parquet") and _matches(f.path, experiment)]
+def list_segments(store: Store, experiment: Any = "*") -> list[FileInfo]:
+    """Every raw segment of the experiments matching `experiment`, covered or not.
+
+    Args:
+        store: the store.
+        experiment: an experiment filter (a name, a list, `*`, a glob or `re:`).
+
+    Returns:
+        The segments' FileInfos.
+
+    Raises:
+        InvalidFilterError: a `re:` regex that does not compile.
+    """
+    listed = [f for f in store.find(_segments_prefix(experiment)) if f.path.endswith(".parquet")]
+    return _of_experiment(listed, experiment)
 
 
-def take_snapshot(store: Store, experiment: str = "*") -> Snapshot:
-    """The files a reader should scan now for experiments matching `experiment` (a name or glob).
+def take_snapshot(store: Store, experiment: Any = "*") -> Snapshot:
+    """The files a reader should scan now for the experiments matching `experiment`.
+
+    Args:
+        store: the store.
+        experiment: an experiment filter (a name, a list, `*`, a glob or `re:`); only a plain
+            name narrows the listing to one partition.
 
     Returns:
         A `Snapshot`: the latest manifest's compacted files of those experiments plus their raw
         segments that manifest does not cover, and the manifest version it used (None: none yet).
+
+    Raises:
+        InvalidFilterError: a `re:` regex that does not compile.
+        FileNotFoundError: the latest manifest kept disappearing (gc with no grace period).
     """
     version = manifest.latest_version(store)
     for attempt in range(_ATTEMPTS):
@@ -81,7 +103,7 @@ def take_snapshot(store: Store, experiment: str = "*") -> Snapshot:
             version = again  # the manifest moved while we listed: start over
             continue
         covered = manifest.covered_set(current)
-        compacted = [FileInfo(f.path, f.bytes, current.created) for f in current.files if _matches(f.path, experiment)]
+        compacted = _of_experiment([FileInfo(f.path, f.bytes, current.created) for f in current.files], experiment)
         visible = compacted + [s for s in segments if s.path not in covered]
         return Snapshot(store=store, files=visible, manifest_version=current.version or None)
     raise FileNotFoundError(

@@ -16,7 +16,7 @@ import polars as pl
 
 from eventlog.store import Store
 from query.data import DATA_COLUMNS, expand_extras
-from query.scan import as_store, listing, row_predicates, scan_snapshot, select_files
+from query.scan import as_store, row_predicates, scan_snapshot, select_files
 from query.snapshot import Snapshot, take_snapshot
 from query.timefilters import parse_time
 
@@ -53,8 +53,7 @@ class Follower:
         self._high_water: dict[str, int] = {}
 
     def _snapshot(self) -> Snapshot:
-        snapshot = take_snapshot(self.store, listing(self.experiment))
-        return select_files(snapshot, experiment=self.experiment, since=self._since, end=self._end)
+        return select_files(take_snapshot(self.store, self.experiment), since=self._since, end=self._end)
 
     def _new_events(self) -> pl.DataFrame:
         fresh = [f for f in self._snapshot().files if f.path not in self._seen]

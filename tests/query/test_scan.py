@@ -42,6 +42,23 @@ def test_experiment_filters_prune_files(local_uri: str, write: Writer) -> None:
     assert len(select_files(snapshot, experiment="cifar", since=since, end=since).files) == 3
 
 
+def test_a_snapshot_takes_every_experiment_filter_form(local_uri: str, write: Writer) -> None:
+    # query.files() took only a name or a glob: a regex listed nothing and a list failed
+    _archive(local_uri, write)
+    assert len(query.files(local_uri, ["cifar", "2024"])) == 18
+    assert len(query.files(local_uri, "re:^m.*g$")) == 9
+    assert len(query.files(local_uri, "mnist*")) == 18
+
+
+def test_an_experiment_regex_that_does_not_compile_is_an_invalid_filter(local_uri: str, write: Writer) -> None:
+    # it raised re.error from the file pruning, not the InvalidFilterError that data() documents
+    _archive(local_uri, write)
+    with pytest.raises(InvalidFilterError, match="not a valid regular expression"):
+        query.data(local_uri, "re:(unclosed")
+    with pytest.raises(InvalidFilterError, match="not a valid regular expression"):
+        query.files(local_uri, ["cifar", "re:(unclosed"])
+
+
 @pytest.fixture(params=["local_uri", "memory_uri"])
 def uri(request: pytest.FixtureRequest) -> str:
     """Local disk and memory:// (S3 has its own, shorter test: each scan costs ~1 s on moto)."""
