@@ -146,6 +146,13 @@ class Flusher:
             self._wakeup.set()
             self._done.wait(timeout)
 
+    def background_error(self, error: BaseException) -> BackgroundError:
+        """The error to raise in the caller's thread for a failed cycle's `error` (chain it with `from`)."""
+        return BackgroundError(
+            f"writing events to {self._target} failed: {error}; they are kept and retried "
+            "in the background (call flush() to retry now)"
+        )
+
     def flush(self, timeout: float | None = None) -> None:
         """Drain everything logged before this call and wait until the sink has taken it.
 
@@ -162,10 +169,7 @@ class Flusher:
         with self._done:
             while self._completed < generation:
                 if self._failed >= generation and self.error is not None:
-                    raise BackgroundError(
-                        f"writing events to {self._target} failed: {self.error}; they are kept and retried "
-                        "in the background (call flush() again to retry now)"
-                    ) from self.error
+                    raise self.background_error(self.error) from self.error
                 if not self._thread.is_alive():
                     raise BackgroundError(
                         f"the flusher thread is not running; events logged since cannot be written to {self._target} "

@@ -107,11 +107,12 @@ class Recorder:
             )
             outbox = SpoolOutbox(self.spool, self.sink)
         self._outbox = outbox
+        self._target = store.uri if sink is None else "the collector"  # where events go, for messages
         self._flusher = Flusher(
             self._drain,
             outbox,
             flush_every=policy.flush_every,
-            target=store.uri if sink is None else "the collector",
+            target=self._target,
             name=f"eventlog-{identity.writer}",
             on_error=self._on_error,
         )
@@ -156,7 +157,7 @@ class Recorder:
         """
         error = self._flusher.error
         if error is not None:
-            raise BackgroundError(f"writing events to {self.store.uri} failed: {error}") from error
+            raise self._flusher.background_error(error) from error
 
     def full(self) -> bool:
         """Called by the hot path when the buffer reached `max_events`: wake the flusher, apply back-pressure.
@@ -193,7 +194,7 @@ class Recorder:
             error = flusher.error
             if error is not None and flusher.failures > 0 and not self._outbox.accepts_more:
                 raise BackgroundError(
-                    f"the buffer is full ({self.policy.capacity} events) and writing to {self.store.uri} keeps failing: "
+                    f"the buffer is full ({self.policy.capacity} events) and writing to {self._target} keeps failing: "
                     f"{error}; this event was not logged (the buffered ones are kept and retried)"
                 ) from error
             remaining = self._remaining()

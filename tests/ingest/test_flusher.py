@@ -107,3 +107,24 @@ def test_wait_progress_returns_after_a_cycle() -> None:
             break
     assert sink.published == [0]
     flusher.close(timeout=5)
+
+
+def test_recorder_check_names_the_real_target_and_what_to_do(memory_uri: str) -> None:
+    """Regression: Recorder.check named the read store (not the collector a remote log writes to) and gave no next step."""
+    from eventlog.identity import Identity
+    from eventlog.store import open_store
+    from ingest.recorder import FlushPolicy, Recorder
+
+    def collector_down(segments: list[Segment]) -> None:
+        raise ConnectionError("collector down")
+
+    recorder = Recorder(
+        open_store(memory_uri), Identity(node="n", userid="u", rank=None, writer="w"), FlushPolicy(), sink=collector_down
+    )
+    recorder.buffer.generic_rows.append((recorder.buffer.slot("e", 1, "metric", "m"), 1.0, None, None, 0))
+    with pytest.raises(BackgroundError):
+        recorder.flush(timeout=10)
+    with pytest.raises(BackgroundError, match=r"writing events to the collector failed: collector down.*call flush\(\)"):
+        recorder.check()
+    with pytest.raises((BackgroundError, TimeoutError)):  # the collector stays down
+        recorder.close(timeout=0.5)
