@@ -48,7 +48,10 @@ class Follower:
         self.experiment = experiment
         self._since = parse_time(since, name="since")
         self._end = parse_time(end, name="end")
-        self._predicates = row_predicates(self._snapshot(), since=self._since, end=self._end, **filters)
+        first = self._snapshot()
+        self._predicates = row_predicates(first, since=self._since, end=self._end, **filters)
+        # the first read (history) uses the snapshot the filters were resolved on: no second listing
+        self._pending: Snapshot | None = first
         self._seen: set[str] = set()
         self._high_water: dict[str, int] = {}
 
@@ -56,7 +59,8 @@ class Follower:
         return select_files(take_snapshot(self.store, self.experiment), since=self._since, end=self._end)
 
     def _new_events(self) -> pl.DataFrame:
-        fresh = [f for f in self._snapshot().files if f.path not in self._seen]
+        snapshot, self._pending = self._pending or self._snapshot(), None
+        fresh = [f for f in snapshot.files if f.path not in self._seen]
         if not fresh:
             return pl.DataFrame()
         frame = scan_snapshot(Snapshot(store=self.store, files=fresh))

@@ -15,6 +15,7 @@ import pytest
 import eventlog
 import query
 from query.filters import RunNotFoundError
+from query.snapshot import Snapshot, take_snapshot
 from query.tail import Follower, follow, format_event
 
 from .conftest import T0, Writer
@@ -68,6 +69,23 @@ def test_a_negative_run_is_the_latest_run_when_following_starts(local_uri: str) 
         exp.log_metric("loss", 2.0, step=0)
     follower = Follower(log.store, "live", run=-1, event="metric")
     assert follower.history(last=5)["run"].to_list() == [2]
+    log.close()
+
+
+def test_starting_to_follow_takes_one_snapshot(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # the filters and the history each listed the store and read the manifest
+    log = _first_run(local_uri)
+    taken: list[object] = []
+
+    def counting(*args: Any, **kwargs: Any) -> Snapshot:
+        taken.append(args)
+        return take_snapshot(*args, **kwargs)
+
+    monkeypatch.setattr(query.tail, "take_snapshot", counting)
+    follower = Follower(log.store, "live", run=-1)
+    assert follower.history(last=10)["event"].to_list() == ["start", "metric", "param", "stop"]
+    assert len(taken) == 1
+    assert follower.poll().height == 0 and len(taken) == 2
     log.close()
 
 
