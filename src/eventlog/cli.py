@@ -36,6 +36,10 @@ ExperimentArg = Annotated[str, typer.Argument(help="Experiment name.", show_defa
 RunOption = Annotated[str, typer.Option("--run", "-r", help="Runs: 3, 1,2, -1 (latest), or * (all).")]
 FormatOption = Annotated[str, typer.Option("--format", "-f", help="table, csv, json or parquet.")]
 OutOption = Annotated[Path | None, typer.Option("--out", "-o", help="Write to this file instead of stdout.")]
+EventOption = Annotated[str | None, typer.Option(help="Event kind(s): metric, param, ... (glob, a,b).")]
+KeyOption = Annotated[str | None, typer.Option(help="Key(s): loss, 'train/*', a,b.")]
+SinceOption = Annotated[str | None, typer.Option(help="Events at or after: an ISO time or 5h, 2d, 1w.")]
+WhereOption = Annotated[list[str] | None, typer.Option(help="EXTRA=VALUE on an extra column, e.g. tag=v1.5; repeatable.")]
 
 
 @app.callback()
@@ -84,6 +88,28 @@ def _run_value(text: str) -> Any:
     return "*" if text in ("*", "all") else parse_scalar(text)
 
 
+def _event_filters(
+    run: str, event: str | None, key: str | None, since: str | None, where: list[str] | None, *, options: tuple[str, ...]
+) -> dict[str, Any]:
+    """The filters `data` and `tail` share, as keywords of `query.data`/`query.tail.follow`.
+
+    Raises:
+        UserError: a bad `--where` (see `_where_filters`, which gets `options`).
+        ValueError: a `--since` that is neither a duration nor an ISO time.
+    """
+    return {
+        "run": _run_value(run),
+        "event": _optional_scalar(event),
+        "key": _optional_scalar(key),
+        "since": parse_time(since),
+        **_where_filters(where, options=options),
+    }
+
+
+def _optional_scalar(text: str | None) -> Any:
+    return None if text is None else parse_scalar(text)
+
+
 @app.command()
 def experiments(pattern: Annotated[str, typer.Argument(help="Glob on the name.")] = "*", store: StoreOption = None) -> None:
     """List the experiments in the store, one per line: name, a tab, the number of runs.
@@ -130,12 +156,12 @@ def data(
     experiment: ExperimentArg,
     store: StoreOption = None,
     run: RunOption = "*",
-    event: Annotated[str | None, typer.Option(help="Event kind(s): metric, param, ... (glob, a,b).")] = None,
-    key: Annotated[str | None, typer.Option(help="Key(s): loss, 'train/*', a,b.")] = None,
+    event: EventOption = None,
+    key: KeyOption = None,
     step: Annotated[str | None, typer.Option(help="Step(s).")] = None,
-    since: Annotated[str | None, typer.Option(help="Events at or after: an ISO time or 5h, 2d, 1w.")] = None,
+    since: SinceOption = None,
     end: Annotated[str | None, typer.Option(help="Events at or before: an ISO time or 5h, 2d, 1w ago.")] = None,
-    where: Annotated[list[str] | None, typer.Option(help="EXTRA=VALUE on an extra column, e.g. tag=v1.5; repeatable.")] = None,
+    where: WhereOption = None,
     fmt: FormatOption = "table",
     out: OutOption = None,
     limit: Annotated[int | None, typer.Option(help="At most this many rows (the newest).")] = None,
@@ -148,19 +174,8 @@ def data(
 
     opened = open_cli_store(store)
     require_experiment(opened, experiment)
-    extra = _where_filters(where, options=("run", "event", "key", "step", "since", "end"))
-    frame = query.data(
-        opened,
-        experiment,
-        run=_run_value(run),
-        event=None if event is None else parse_scalar(event),
-        key=None if key is None else parse_scalar(key),
-        step=None if step is None else parse_scalar(step),
-        since=parse_time(since),
-        end=parse_time(end),
-        lazy=False,
-        **extra,
-    )
+    filters = _event_filters(run, event, key, since, where, options=("run", "event", "key", "step", "since", "end"))
+    frame = query.data(opened, experiment, step=_optional_scalar(step), end=parse_time(end), lazy=False, **filters)
     assert isinstance(frame, pl.DataFrame)  # lazy=False
     if limit is not None:
         frame = frame.tail(limit)
@@ -243,10 +258,10 @@ def tail(
     experiment: ExperimentArg,
     store: StoreOption = None,
     run: RunOption = "*",
-    event: Annotated[str | None, typer.Option(help="Event kind(s), e.g. metric.")] = None,
-    key: Annotated[str | None, typer.Option(help="Key(s) or glob.")] = None,
-    since: Annotated[str | None, typer.Option(help="Only events at or after: an ISO time or 5h, 2d, 1w.")] = None,
-    where: Annotated[list[str] | None, typer.Option(help="EXTRA=VALUE on an extra column, e.g. tag=v1.5; repeatable.")] = None,
+    event: EventOption = None,
+    key: KeyOption = None,
+    since: SinceOption = None,
+    where: WhereOption = None,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Show this many existing events first.")] = 10,
     interval: Annotated[float, typer.Option(help="Seconds between polls.")] = 1.0,
     limit: Annotated[int | None, typer.Option(help="Exit after this many new events.")] = None,
@@ -266,13 +281,7 @@ def tail(
         sys.stderr.write(f"following {experiment} in {opened.uri} (Ctrl-C to stop)\n")
         sys.stderr.flush()
 
-    filters = {
-        "run": _run_value(run),
-        "event": None if event is None else parse_scalar(event),
-        "key": None if key is None else parse_scalar(key),
-        "since": parse_time(since),
-        **_where_filters(where, options=("run", "event", "key", "since")),
-    }
+    filters = _event_filters(run, event, key, since, where, options=("run", "event", "key", "since"))
     try:
         for row in follow(opened, experiment, last=lines, interval=interval, limit=limit, timeout=timeout, on_ready=ready, **filters):
             text = json.dumps(row, default=str) if as_json else format_event(row)
@@ -312,8 +321,7 @@ def artifacts(
 
     opened = open_cli_store(store)
     require_experiment(opened, experiment)
-    key_filter = None if key is None else parse_scalar(key)
-    frame = query.data(opened, experiment, run=_run_value(run), event="artifact", key=key_filter, lazy=False)
+    frame = query.data(opened, experiment, run=_run_value(run), event="artifact", key=_optional_scalar(key), lazy=False)
     assert isinstance(frame, pl.DataFrame)  # lazy=False
     rows = []
     for row in frame.iter_rows(named=True):
