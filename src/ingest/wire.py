@@ -125,12 +125,7 @@ def decode_batch(body: bytes) -> list[Sequence[Any]]:
         raise _located(str(exc)) from exc
     except (msgspec.DecodeError, UnicodeDecodeError) as exc:  # msgspec raises the latter for bad UTF-8 in a str
         raise BatchError(f"the body is not valid msgpack ({exc}); send a msgpack batch of events") from exc
-    if isinstance(decoded, Columns):
-        columns = _columns_of(decoded)
-    elif decoded:
-        columns = list(zip(*map(msgspec.structs.astuple, decoded)))
-    else:
-        columns = []
+    columns = _columns_of(decoded) if isinstance(decoded, Columns) else _columns_of_events(decoded)
     if not columns or not columns[0]:
         raise BatchError("the batch holds no events; send at least one")
     if len(columns[0]) > MAX_BATCH_EVENTS:
@@ -154,6 +149,11 @@ def _columns_of(batch: Columns) -> list[Sequence[Any]]:
             )
         columns.append(column)
     return columns
+
+
+def _columns_of_events(events: list[Event]) -> list[Sequence[Any]]:
+    """Event structs as columns in `Event` field order ([] for no events)."""
+    return list(zip(*map(msgspec.structs.astuple, events)))
 
 
 def _located(message: str) -> BatchError:
@@ -231,7 +231,7 @@ def batch_segments(events: list[Event]) -> list[Segment]:
     Each segment is named by its writer and smallest `seq`, exactly as the writer's own flusher
     would name it, so a retried batch (or the same events written directly) never duplicates.
     """
-    return segments_from_columns(list(zip(*map(msgspec.structs.astuple, events))))
+    return segments_from_columns(_columns_of_events(events))
 
 
 def segments_from_columns(columns: list[Sequence[Any]]) -> list[Segment]:
