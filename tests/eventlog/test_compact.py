@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
@@ -15,7 +17,7 @@ from eventlog.segment import publish
 from eventlog.store import open_store
 from query.snapshot import take_snapshot
 
-from .conftest import seen
+from .conftest import log_loss_runs, seen
 
 
 def test_compaction_merges_segments_and_readers_see_every_event_once(any_uri: str) -> None:
@@ -42,7 +44,7 @@ def test_compacted_file_is_sorted_and_lists_its_sources(local_uri: str) -> None:
     rows = list(zip(*(table.column(c).to_pylist() for c in ("run", "key", "step", "dt", "writer", "seq"))))
     assert rows == sorted(rows)
     metadata = pq.read_metadata(store.full_path(path)).metadata
-    assert sorted(__import__("json").loads(metadata[SOURCES_KEY.encode()])) == sources
+    assert sorted(json.loads(metadata[SOURCES_KEY.encode()])) == sources
 
 
 def test_duplicate_copies_of_events_are_merged_into_one(local_uri: str) -> None:
@@ -107,11 +109,7 @@ def test_bad_policy_options_say_what_is_wrong(local_uri: str) -> None:
 def test_log_compact_keeps_data_runs_and_summary(local_uri: str) -> None:
     log = eventlog.open(local_uri, flush_every=3600)
     exp = log.experiment("train")
-    for _ in range(3):
-        with exp:
-            for step in range(50):
-                exp.log_metric("loss", 1.0 / (step + 1), step=step)
-            exp.flush()
+    log_loss_runs(exp, runs=3, steps=50)
     before = (exp.data(run="*").drop("dt").sort(["run", "step", "event"]), exp.summary(), exp.runs().drop("duration_s"))
     report = log.compact()
     assert report.files_merged >= 3
