@@ -16,6 +16,8 @@ import pytest
 
 import eventlog
 from eventlog.artifacts import ArtifactCorruptError
+from eventlog.experiment import Experiment
+from eventlog.log import Log
 
 
 class Model:
@@ -66,20 +68,25 @@ def shared_uri(request: pytest.FixtureRequest) -> str:
     return str(request.getfixturevalue(f"{request.param}_uri"))
 
 
+def log_file_and_set(uri: str, experiment: str, source: Path, items: set[object]) -> tuple[Log, Experiment]:
+    """Open a log and, in one run of `experiment`, log the file `source` as `file` and `items` (pickled) as `set`."""
+    log = eventlog.open(uri, flush_every=60)
+    exp = log.experiment(experiment)
+    with exp:
+        exp.log_artifact(source, "file")
+        exp.log_artifact(items, "set")
+    return log, exp
+
+
 def test_another_process_restores_from_the_store(shared_uri: str, tmp_path: Path) -> None:
-    any_uri = shared_uri
     source = tmp_path / "report.csv"
     source.write_text("a,b\n1,2\n")
-    log = eventlog.open(any_uri, flush_every=60)
-    exp = log.experiment("shared")
-    with exp:
-        exp.log_artifact(source, "report")
-        exp.log_artifact({1, 2, 3}, "numbers")
+    log, _ = log_file_and_set(shared_uri, "shared", source, {1, 2, 3})
     log.close()
     cache = tmp_path / "cache"
     script = (
         "import eventlog, sys\n"
-        f"exp = eventlog.open({any_uri!r}).experiment('shared').use()\n"
+        f"exp = eventlog.open({shared_uri!r}).experiment('shared').use()\n"
         "path, numbers = exp.restore_artifacts()\n"
         "print(open(path).read().replace('\\n', '|'), sorted(numbers), str(path).startswith(sys.argv[1]) or path.is_file())\n"
     )
@@ -109,18 +116,14 @@ def test_restore_downloads_into_a_directory_and_reuses_it(s3_uri: str, tmp_path:
 def test_a_changed_payload_is_detected(local_uri: str, tmp_path: Path) -> None:
     source = tmp_path / "data.txt"
     source.write_text("original")
-    log = eventlog.open(local_uri, flush_every=60)
-    exp = log.experiment("tamper")
-    with exp:
-        exp.log_artifact(source, "data")
-        exp.log_artifact({"a", "b"}, "obj")
+    log, exp = log_file_and_set(local_uri, "tamper", source, {"a", "b"})
     refs = [json.loads(t) for t in exp.data(event="artifact")["value_json"]]
     Path(log.store.full_path(refs[0]["path"])).write_text("changed!")
     Path(log.store.full_path(refs[1]["path"])).unlink()
     with pytest.raises(ArtifactCorruptError, match="sha256"):
-        exp.restore_artifacts(key="data")
+        exp.restore_artifacts(key="file")
     with pytest.raises(ArtifactCorruptError, match="missing"):
-        exp.restore_artifacts(key="obj")
+        exp.restore_artifacts(key="set")
     log.close()
 
 
