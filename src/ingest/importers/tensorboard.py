@@ -41,6 +41,11 @@ def _varint(data: bytes, pos: int) -> tuple[int, int]:
         shift += 7
 
 
+def _signed64(varint: int) -> int:
+    """A protobuf int64 from its varint (negative numbers arrive as their two's complement)."""
+    return varint if varint < 2**63 else varint - 2**64
+
+
 def _fields(data: bytes) -> Iterator[tuple[int, int, int | bytes]]:
     """(field number, wire type, value) of a protobuf message; length-delimited values as bytes."""
     pos = 0
@@ -100,9 +105,9 @@ def _tensor_scalar(data: bytes) -> float | None:
             pos = 0
             while pos < len(value):
                 item, pos = _varint(value, pos)
-                values.append(float(item if item < 2**63 else item - 2**64))
+                values.append(float(_signed64(item)))
         elif number in (7, 10) and isinstance(value, int):
-            values.append(float(value if value < 2**63 else value - 2**64))
+            values.append(float(_signed64(value)))
     return values[0] if len(values) == 1 else None
 
 
@@ -129,7 +134,7 @@ def read_scalars(path: str | os.PathLike[str]) -> Iterator[tuple[str, int, float
             if number == 1 and isinstance(value, bytes):
                 (wall_time,) = struct.unpack("<d", value)
             elif number == 2 and isinstance(value, int):
-                step = value if value < 2**63 else value - 2**64
+                step = _signed64(value)
             elif number == 5 and isinstance(value, bytes):
                 summary = value
         if summary is None:
