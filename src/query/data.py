@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, TypeVar
 
 import polars as pl
 
@@ -17,6 +17,7 @@ DATA_COLUMNS = ["experiment", "run", "step", "event", "key", "value", "value_jso
 # ties in dt (log_metrics gives one dt to all its keys) by seq, then by file order; sorting on the
 # two integer columns measured ~2x faster than with the writer string as well
 _ORDER = ["dt", "seq"]
+_Frame = TypeVar("_Frame", pl.DataFrame, pl.LazyFrame)
 
 
 def extra_keys(frame: pl.DataFrame | pl.LazyFrame) -> list[str]:
@@ -34,20 +35,21 @@ def extra_keys(frame: pl.DataFrame | pl.LazyFrame) -> list[str]:
     return sorted(str(k) for k in keys["extra"])
 
 
-def expand_extras(frame: pl.DataFrame, keys: list[str] | None = None) -> pl.DataFrame:
+def expand_extras(frame: _Frame, keys: list[str] | None = None) -> _Frame:
     """Turn the `extra` map column into one string column per extra key (null where unset).
 
     Args:
-        frame: a frame with an `extra` column.
+        frame: a DataFrame or LazyFrame with an `extra` column.
         keys: the extras to make columns of (default: every key used in `frame`).
 
     Returns:
         The frame without `extra` and with one column per key (keys that clash with a column are dropped).
     """
-    if "extra" not in frame.columns:
+    names = frame.collect_schema().names()
+    if "extra" not in names:
         return frame
     keys = extra_keys(frame) if keys is None else keys
-    extras = [pl.col("extra").map.get(k).alias(k) for k in keys if k not in frame.columns]
+    extras = [pl.col("extra").map.get(k).alias(k) for k in keys if k not in names]
     return frame.with_columns(extras).drop("extra")
 
 
@@ -124,9 +126,7 @@ def data(
     if lazy:
         keys = extra_keys(frame)
         _check_extras(selected, extra_filters, keys)
-        extras = [pl.col("extra").map.get(k).alias(k) for k in keys if k not in DATA_COLUMNS]
-        frame = frame.sort(_ORDER, maintain_order=True).with_columns(extras)
-        return frame.select([*DATA_COLUMNS, *[k for k in keys if k not in DATA_COLUMNS]])
+        return expand_extras(frame.sort(_ORDER, maintain_order=True).drop("seq"), keys)
     # Sorted after collecting: the rows are materialised either way, and polars' in-memory sort
     # measured 3-4x cheaper than its streaming sort here (one run of 1.25M events: 0.27 -> 0.15 s).
     collected = frame.collect(engine="streaming").sort(_ORDER, maintain_order=True)

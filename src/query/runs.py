@@ -14,6 +14,7 @@ from typing import Any
 import polars as pl
 
 from eventlog.store import Store
+from query.data import extra_keys
 from query.describe import order_key, order_key_times
 from query.scan import SMALL_SCAN_BYTES, as_store, scan_sized
 from query.timefilters import seconds_between
@@ -214,7 +215,7 @@ def fold_runs(frame: pl.LazyFrame, *, now: _dt.datetime | None = None) -> pl.Dat
         wide = _wide(last, kind, prefix)
         if wide is not None:
             result = result.join(wide, on=_RUN, how="left")
-    keys = sorted(str(k) for k in result.select(pl.col("_extra").map.keys().explode().drop_nulls().unique())["_extra"])
+    keys = extra_keys(result.select(pl.col("_extra").alias("extra")))
     result = result.with_columns(pl.col("_extra").map.get(k).alias(k) for k in keys if k not in result.columns)
     params = sorted(c for c in result.columns if c.startswith("param."))
     metrics = sorted(c for c in result.columns if c.startswith("metric."))
