@@ -15,7 +15,7 @@ from eventlog.catalog import list_experiments
 from eventlog.errors import EventLogError
 from eventlog.store import Store, open_store
 
-__all__ = ["StoreOption", "UserError", "experiment_names", "open_cli_store", "require_experiment"]
+__all__ = ["StoreOption", "UserError", "open_cli_experiment", "open_cli_store"]
 
 StoreOption = Annotated[
     str | None,
@@ -44,17 +44,16 @@ def open_cli_store(uri: str | None, *, must_exist: bool = True) -> Store:
     return open_store(uri)
 
 
-def experiment_names(store: Store, pattern: str = "*") -> list[str]:
-    """The experiments in `store` whose name matches the glob `pattern`, sorted."""
-    return list_experiments(store, pattern)
-
-
-def require_experiment(store: Store, experiment: str) -> None:
-    """Check that `experiment` exists in `store`.
+def open_cli_experiment(uri: str | None, experiment: str) -> Store:
+    """Open the store at `uri` as `open_cli_store` does, and check that `experiment` is in it.
 
     Raises:
-        UserError: it does not; the message lists the experiments there are.
+        UserError: no local store at `uri`, or no such experiment there (the message lists the
+            experiments there are).
+        StoreUnavailableError: a remote store cannot be reached.
     """
-    known = experiment_names(store)
+    store = open_cli_store(uri)
+    known = list_experiments(store)
     if experiment not in known:
         raise UserError(f"unknown experiment {experiment!r} in {store.uri}; experiments are: {', '.join(known) or 'none yet'}")
+    return store

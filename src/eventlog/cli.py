@@ -17,7 +17,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
-from eventlog._cli_common import StoreOption, UserError, experiment_names, open_cli_store, require_experiment
+from eventlog._cli_common import StoreOption, UserError, open_cli_experiment, open_cli_store
 from eventlog._cli_output import err_console, format_duration, parse_scalar, parse_time, write_frame
 from eventlog.errors import EventLogError
 
@@ -116,10 +116,11 @@ def experiments(pattern: Annotated[str, typer.Argument(help="Glob on the name.")
 
     Example: [bold]eventlog experiments --store ./eventlog 'mnist*'[/]
     """
+    from eventlog.catalog import list_experiments
     from eventlog.run_claims import list_runs
 
     opened = open_cli_store(store)
-    for name in experiment_names(opened, pattern):
+    for name in list_experiments(opened, pattern):
         count = len(list_runs(opened, name))
         sys.stdout.write(f"{name}\t{count} run{'' if count == 1 else 's'}\n")
 
@@ -141,8 +142,7 @@ def runs(
     import query
     from eventlog._cli_runs import apply_filter, resolve_column, runs_view
 
-    opened = open_cli_store(store)
-    require_experiment(opened, experiment)
+    opened = open_cli_experiment(store, experiment)
     frame = runs_view(query.runs(opened, experiment))
     for expression in filter_ or []:
         frame = apply_filter(frame, expression)
@@ -172,8 +172,7 @@ def data(
     """
     import query
 
-    opened = open_cli_store(store)
-    require_experiment(opened, experiment)
+    opened = open_cli_experiment(store, experiment)
     filters = _event_filters(run, event, key, since, where, options=("run", "event", "key", "step", "since", "end"))
     frame = query.data(opened, experiment, step=_optional_scalar(step), end=parse_time(end), lazy=False, **filters)
     assert isinstance(frame, pl.DataFrame)  # lazy=False
@@ -198,8 +197,7 @@ def summary(
     """
     import query
 
-    opened = open_cli_store(store)
-    require_experiment(opened, experiment)
+    opened = open_cli_experiment(store, experiment)
     filters = {} if key is None else {"key": parse_scalar(key)}
     frame = query.summary(opened, experiment, run=_run_value(run), by_run=by_run, **filters)
     write_frame(frame, fmt, out=out, title=f"{experiment}: summary")
@@ -222,8 +220,7 @@ def compare(
     """
     import query
 
-    opened = open_cli_store(store)
-    require_experiment(opened, experiment)
+    opened = open_cli_experiment(store, experiment)
     if mode not in ("max", "min") or by not in ("last", "best"):
         raise UserError(f"--mode must be max or min (got {mode!r}) and --by last or best (got {by!r})")
     frame = query.compare(opened, experiment, metric, mode=mode, by=by, run=_run_value(run))  # type: ignore[arg-type]
@@ -246,8 +243,7 @@ def plot(
     """
     from query.plot import plot_metric, save_plot
 
-    opened = open_cli_store(store)
-    require_experiment(opened, experiment)
+    opened = open_cli_experiment(store, experiment)
     figure = plot_metric(opened, experiment, parse_scalar(key), run=_run_value(run), title=title, smooth=smooth)
     path = save_plot(figure, out)
     err_console().print(f"wrote {path} ({path.stat().st_size:,} bytes)")
@@ -274,8 +270,7 @@ def tail(
     """
     from query.tail import follow, format_event
 
-    opened = open_cli_store(store)
-    require_experiment(opened, experiment)
+    opened = open_cli_experiment(store, experiment)
 
     def ready() -> None:
         sys.stderr.write(f"following {experiment} in {opened.uri} (Ctrl-C to stop)\n")
@@ -319,8 +314,7 @@ def artifacts(
     import query
     from eventlog.artifacts import restore_artifact
 
-    opened = open_cli_store(store)
-    require_experiment(opened, experiment)
+    opened = open_cli_experiment(store, experiment)
     frame = query.data(opened, experiment, run=_run_value(run), event="artifact", key=_optional_scalar(key), lazy=False)
     assert isinstance(frame, pl.DataFrame)  # lazy=False
     rows = []
