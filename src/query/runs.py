@@ -16,7 +16,7 @@ import polars as pl
 from eventlog.store import Store
 from query.data import extra_keys
 from query.describe import order_key, order_key_times
-from query.scan import SMALL_SCAN_BYTES, as_store, scan_sized
+from query.scan import SMALL_SCAN_BYTES, scan_sized
 from query.timefilters import seconds_between
 
 __all__ = ["CRASH_AFTER_SECONDS", "RUN_COLUMNS", "fold_runs", "last_values", "read_events", "runs"]
@@ -165,7 +165,7 @@ def read_events(store: Store | str | None, experiment: Any = "*", **filters: Any
     Raises:
         InvalidFilterError: a malformed filter (see `query.scan`).
     """
-    frame, size = scan_sized(as_store(store), experiment, **filters)
+    frame, size = scan_sized(store, experiment, **filters)
     if size < SMALL_SCAN_BYTES:  # small data: read the files once, fold in memory
         return frame.collect(engine="streaming").lazy()
     return frame

@@ -341,6 +341,10 @@ def scan_sized(
 
     Returns:
         (the LazyFrame, the bytes of the pruned snapshot's files).
+
+    Raises:
+        InvalidFilterError: a malformed time or a regex that does not compile.
+        RunNotFoundError: a negative run reaches past the first run.
     """
     resolved = as_store(store)
     lower = parse_time(since, name="since")

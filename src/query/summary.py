@@ -9,7 +9,7 @@ import polars as pl
 from eventlog.store import Store
 from query.describe import DEFAULT_BUCKET_BITS, ORDER, STAT_COLUMNS, describe
 from query.filters import matches_text
-from query.scan import SMALL_SCAN_BYTES, as_store, column_predicates, columns, scan_sized
+from query.scan import SMALL_SCAN_BYTES, column_predicates, columns, scan_sized
 from query.timefilters import seconds_between
 
 __all__ = ["STAT_COLUMNS", "run_durations", "summary"]
@@ -76,13 +76,12 @@ def summary(
     Example:
         >>> summary("./eventlog", "mnist", key="val/*")  # doctest: +SKIP
     """
-    resolved = as_store(store)
     filters.setdefault("event", "metric")
     groups = ["experiment", "run", "event", "key"] if by_run else ["event", "key"]
     time_filters = {k: filters.pop(k) for k in ("since", "end") if k in filters}
     wants_latency = latency and matches_text("metric", filters["event"]) and matches_text("latency", filters.get("key"))
     # One snapshot for both the metrics and the run durations (start/stop events).
-    events, size = scan_sized(resolved, experiment, run=run, **time_filters)
+    events, size = scan_sized(store, experiment, run=run, **time_filters)
     small = size < SMALL_SCAN_BYTES
     if small and wants_latency:
         # small data: read the files once; the metrics and the run durations both come from memory
