@@ -29,7 +29,7 @@ import tempfile
 import uuid
 from collections.abc import Iterable
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
 
 from eventlog import layout
 from eventlog.errors import EventLogError
@@ -117,18 +117,13 @@ def _store_file(store: Store, experiment: str, run: int, name: str, source: Path
         raise FileNotFoundError(f"artifact {name!r}: no file at {source}; check the path (relative to {os.getcwd()})")
     path = _payload_path(experiment, run, source.name)
     full = store.full_path(path)
-    digest = hashlib.sha256()
-    size = 0
     if store.is_local:
         # Write beside the final name and rename, so that a crash never leaves a partial payload under it.
         os.makedirs(os.path.dirname(full), exist_ok=True)
         tmp = f"{full}.{uuid.uuid4().hex}.tmp"
         try:
             with open(source, "rb") as src, open(tmp, "wb") as dst:
-                for chunk in iter(lambda: src.read(CHUNK), b""):
-                    digest.update(chunk)
-                    size += len(chunk)
-                    dst.write(chunk)
+                size, sha256 = _copy(src, dst)
                 dst.flush()
                 os.fsync(dst.fileno())
             os.replace(tmp, full)
@@ -140,28 +135,25 @@ def _store_file(store: Store, experiment: str, run: int, name: str, source: Path
         # large files), so streaming straight to the final name is safe.
         store.fs.makedirs(full.rsplit("/", 1)[0], exist_ok=True)
         with open(source, "rb") as src, store.fs.open(full, "wb", block_size=CHUNK) as dst:
-            for chunk in iter(lambda: src.read(CHUNK), b""):
-                digest.update(chunk)
-                size += len(chunk)
-                dst.write(chunk)
-    return {
-        "format": "file",
-        "name": name,
-        "path": path,
-        "filename": source.name,
-        "size": size,
-        "sha256": digest.hexdigest(),
-    }
+            size, sha256 = _copy(src, dst)
+    return {"format": "file", "name": name, "path": path, "filename": source.name, "size": size, "sha256": sha256}
+
+
+def _copy(src: BinaryIO, dst: BinaryIO | None) -> tuple[int, str]:
+    """Stream `src` into `dst` (None: nowhere) `CHUNK` bytes at a time; returns the size and sha256 of what was read."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in iter(lambda: src.read(CHUNK), b""):
+        digest.update(chunk)
+        size += len(chunk)
+        if dst is not None:
+            dst.write(chunk)
+    return size, digest.hexdigest()
 
 
 def _hash_file(path: str | Path) -> tuple[int, str]:
-    digest = hashlib.sha256()
-    size = 0
     with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(CHUNK), b""):
-            digest.update(chunk)
-            size += len(chunk)
-    return size, digest.hexdigest()
+        return _copy(f, None)
 
 
 def _check(ref: dict[str, Any], size: int, sha256: str, where: str) -> None:
@@ -195,11 +187,10 @@ def _restore_file(store: Store, ref: dict[str, Any], dest: str | Path | None) ->
         try:
             # Ranged reads of CHUNK bytes: s3fs's get_file() was measured to hold the whole object in memory.
             with store.fs.open(full, "rb", block_size=CHUNK, cache_type="none") as src, open(tmp, "wb") as dst:
-                for chunk in iter(lambda: src.read(CHUNK), b""):
-                    dst.write(chunk)
+                found = _copy(src, dst)  # hashed on the way: the download is not read a second time
         except FileNotFoundError as exc:
             raise ArtifactCorruptError(f"artifact {ref.get('name')!r}: payload {store.url(ref['path'])} is missing") from exc
-        _check(ref, *_hash_file(tmp), where=store.url(ref["path"]))
+        _check(ref, *found, where=store.url(ref["path"]))
         os.replace(tmp, target)
     finally:
         if tmp.exists():
