@@ -6,20 +6,22 @@ by what the command called: its message says what was wrong and what to do.
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
+from eventlog import env
 from eventlog.catalog import list_experiments
 from eventlog.errors import EventLogError
-from eventlog.store import Store, open_store
+from eventlog.store import DEFAULT_URI, Store, open_store
 
 __all__ = ["StoreOption", "UserError", "open_cli_experiment", "open_cli_store"]
 
 StoreOption = Annotated[
     str | None,
-    typer.Option("--store", "-s", envvar="EVENTLOG_URI", help="Store URI (default $EVENTLOG_URI, else ./eventlog).", show_default=False),
+    typer.Option("--store", "-s", envvar=env.EVENTLOG_URI, help="Store URI (default $EVENTLOG_URI, else ./eventlog).", show_default=False),
 ]
 
 
@@ -36,9 +38,7 @@ def open_cli_store(uri: str | None, *, must_exist: bool = True) -> Store:
         UserError: no local store at `uri`.
         StoreUnavailableError: a remote store cannot be reached.
     """
-    import os
-
-    uri = uri or os.environ.get("EVENTLOG_URI") or "./eventlog"
+    uri = uri or os.environ.get(env.EVENTLOG_URI) or DEFAULT_URI
     if "://" not in uri and must_exist and not Path(uri).is_dir():
         raise UserError(f"no store at {uri!r}; pass --store URI or set $EVENTLOG_URI")
     return open_store(uri)

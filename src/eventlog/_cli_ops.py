@@ -14,6 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
+from eventlog import env
 from eventlog._cli_common import StoreOption, UserError, open_cli_store
 from eventlog._cli_output import err_console, out_console, progress_callback
 
@@ -105,7 +106,7 @@ def register(app: typer.Typer) -> None:
         host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
         port: Annotated[int, typer.Option(help="TCP port.")] = 8750,
         token: Annotated[
-            str | None, typer.Option(envvar="EVENTLOG_TOKEN", help="Bearer token clients must send ($EVENTLOG_TOKEN).")
+            str | None, typer.Option(envvar=env.EVENTLOG_TOKEN, help="Bearer token clients must send ($EVENTLOG_TOKEN).")
         ] = None,
     ) -> None:
         """Run the HTTP collector: remote writers log to http://HOST:PORT without store credentials.

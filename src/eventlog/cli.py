@@ -10,6 +10,7 @@ Run it as `eventlog ...` or `python -m eventlog.cli ...`.
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Any
@@ -17,6 +18,7 @@ from typing import Annotated, Any
 import polars as pl
 import typer
 
+from eventlog import env
 from eventlog._cli_common import StoreOption, UserError, open_cli_experiment, open_cli_store
 from eventlog._cli_output import err_console, format_duration, parse_scalar, parse_time, write_frame
 from eventlog.errors import EventLogError
@@ -49,9 +51,7 @@ def _everywhere(store: StoreOption = None) -> None:
     `--store` may also come before the command: `eventlog --store s3://bucket/log runs mnist`.
     """
     if store is not None:
-        import os
-
-        os.environ["EVENTLOG_URI"] = store  # the commands' own --store option falls back to it
+        os.environ[env.EVENTLOG_URI] = store  # the commands' own --store option falls back to it
 
 
 def _for_people(frame: pl.DataFrame, fmt: str) -> pl.DataFrame:

@@ -6,9 +6,11 @@ import os
 import threading
 from typing import Any
 
+from eventlog import env
 from eventlog.errors import NoActiveRunError
 from eventlog.experiment import Experiment
 from eventlog.log import Log
+from eventlog.store import DEFAULT_URI
 
 __all__ = ["experiment", "track_this"]
 
@@ -17,7 +19,7 @@ _lock = threading.Lock()
 
 
 def _shared_log(uri: str | None) -> Log:
-    key = uri or os.environ.get("EVENTLOG_URI") or "./eventlog"
+    key = uri or os.environ.get(env.EVENTLOG_URI) or DEFAULT_URI
     with _lock:
         log = _shared_logs.get(key)
         if log is None or log.recorder.closed:
