@@ -53,7 +53,6 @@ class Experiment(ExperimentReads):
         self._codes: dict[str, int] = {}
         # keys of a log_metrics mapping -> (keyset id, a packer of its values as float64 bytes)
         self._keysets: dict[tuple[str, ...], tuple[int, Callable[..., bytes]]] = {}
-        self._nesting = 0
         self._reset_fast_path()
 
     def __repr__(self) -> str:
@@ -150,11 +149,9 @@ class Experiment(ExperimentReads):
 
     def __enter__(self) -> Experiment:
         self.start()
-        self._nesting += 1
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
-        self._nesting -= 1
         if self._active:
             self.stop(error=exc if exc_type is not None and not issubclass(exc_type, (GeneratorExit,)) else None)
 
