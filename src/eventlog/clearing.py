@@ -18,10 +18,10 @@ def clear_experiment(store: Store, experiment: str) -> int:
 
     forget_experiment(store, experiment)
     prefixes = [
-        layout.partition_dir(layout.SEGMENTS, experiment, "x").rsplit("/", 1)[0],
-        layout.partition_dir(layout.COMPACTED, experiment, "x").rsplit("/", 1)[0],
+        layout.experiment_dir(layout.SEGMENTS, experiment),
+        layout.experiment_dir(layout.COMPACTED, experiment),
         layout.claims_dir(experiment),
-        f"{layout.ARTIFACTS}/{layout.encode_name(experiment)}",
+        layout.artifact_dir(experiment),
     ]
     paths = [f.path for prefix in prefixes for f in store.find(prefix)]
     store.delete(paths)

@@ -227,10 +227,9 @@ def compact(
 
 def _plan(store: Store, experiment: str, manifest: Manifest, rules: CompactionPolicy) -> list[_Work]:
     """The partitions worth merging, with their inputs."""
-    if experiment in ("*", "all") or any(ch in experiment for ch in "*?["):
-        prefix = layout.SEGMENTS
-    else:
-        prefix = layout.partition_dir(layout.SEGMENTS, experiment, "x").rsplit("/", 1)[0]
+    pattern = "*" if experiment == "all" else experiment
+    is_name = not any(ch in pattern for ch in "*?[")
+    prefix = layout.experiment_dir(layout.SEGMENTS, experiment) if is_name else layout.SEGMENTS
     covered = covered_set(manifest)
     cutoff = time.time() - rules.min_lag
     by_partition: dict[str, list[FileInfo]] = {}
@@ -238,7 +237,7 @@ def _plan(store: Store, experiment: str, manifest: Manifest, rules: CompactionPo
         found = segment_id(info.path)
         if found is None or info.path in covered or (rules.min_lag > 0 and info.mtime > cutoff):
             continue
-        if not fnmatch.fnmatchcase(layout.experiment_of(info.path) or "", experiment if experiment != "all" else "*"):
+        if not fnmatch.fnmatchcase(layout.experiment_of(info.path) or "", pattern):
             continue
         by_partition.setdefault(found[0], []).append(info)
     small_limit = rules.small_fraction * rules.max_events
@@ -285,7 +284,7 @@ def _commit(store: Store, item: _Work, rules: CompactionPolicy, fault: Fault, re
         if outcome:
             return candidate.version
         report.conflicts += 1
-        time.sleep(random.uniform(0.0, 0.02 * 2**attempt))  # back off: the winner may commit again
+        _back_off(attempt)
         base = load_latest(store)
     raise CompactionError(
         f"compacting {item.partition} in {store.uri}: other compactors won {rules.retries} commits in a row; "
@@ -303,6 +302,11 @@ def _check_files_survived(store: Store, item: _Work) -> None:
             f"compacting {item.partition} in {store.uri} took longer than gc's grace period: {missing[0]} was deleted "
             "as an orphan before the commit; nothing was committed: run gc with a longer grace, or lower max_events"
         )
+
+
+def _back_off(attempt: int) -> None:
+    """Wait a random time (up to 0.02 s, doubled per attempt) after a lost commit: the winner may commit again."""
+    time.sleep(random.uniform(0.0, 0.02 * 2**attempt))
 
 
 def _check_still_ours(base: Manifest, item: _Work) -> None:
@@ -324,13 +328,15 @@ def forget_experiment(store: Store, experiment: str, *, retries: int = 8) -> int
     Raises:
         CompactionError: other commits kept winning `retries` times.
     """
-    prefix = layout.partition_dir(layout.SEGMENTS, experiment, "x").split("/", 1)[1].rsplit("/", 1)[0] + "/"
     for attempt in range(retries):
         base = load_latest(store)
-        if not any(f.partition.startswith(prefix) for f in base.files) and not any(p.startswith(prefix) for p in base.covered):
+        candidate = base.without_experiment(experiment)
+        if (candidate.files, candidate.covered) == (base.files, base.covered):
             return None
-        candidate = base.without_partitions(prefix)
         if try_create(store, candidate, _noop):
             return candidate.version
-        time.sleep(random.uniform(0.0, 0.02 * 2**attempt))
-    raise CompactionError(f"forgetting {experiment!r} in {store.uri}: other commits won {retries} times in a row; try again")
+        _back_off(attempt)
+    raise CompactionError(
+        f"forgetting {experiment!r} in {store.uri}: other commits won {retries} times in a row; "
+        "nothing was changed or deleted: try again"
+    )

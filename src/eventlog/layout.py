@@ -29,6 +29,7 @@ __all__ = [
     "claims_dir",
     "date_of_ns",
     "encode_name",
+    "experiment_dir",
     "experiment_of",
     "job_index_path",
     "partition_dir",
@@ -54,9 +55,14 @@ def date_of_ns(dt_ns: int) -> str:
     return (_EPOCH + _dt.timedelta(days=dt_ns // _NS_PER_DAY)).isoformat()
 
 
+def experiment_dir(area: str, experiment: str) -> str:
+    """`<area>/experiment=<name>`, the directory of all of one experiment's partitions in an area (seg or cmp)."""
+    return f"{area}/experiment={encode_name(experiment)}"
+
+
 def partition_dir(area: str, experiment: str, date: str) -> str:
     """`<area>/experiment=<name>/date=<date>`, the hive partition directory of an area (seg or cmp)."""
-    return f"{area}/experiment={encode_name(experiment)}/date={date}"
+    return f"{experiment_dir(area, experiment)}/date={date}"
 
 
 def segment_path(experiment: str, date: str, writer: str, first_seq: int) -> str:
@@ -87,6 +93,7 @@ def job_index_path(experiment: str, job_id: str) -> str:
     return f"{claims_dir(experiment)}/job/{encode_name(job_id)}"
 
 
-def artifact_dir(experiment: str, run: int) -> str:
-    """Directory of one run's artifact payloads."""
-    return f"{ARTIFACTS}/{encode_name(experiment)}/{run}"
+def artifact_dir(experiment: str, run: int | None = None) -> str:
+    """Directory of one run's artifact payloads (`run=None`: of all the experiment's runs)."""
+    directory = f"{ARTIFACTS}/{encode_name(experiment)}"
+    return directory if run is None else f"{directory}/{run}"

@@ -113,8 +113,8 @@ class Manifest(msgspec.Struct):
             covered=_encode_covered(ids),
         )
 
-    def without_partitions(self, prefix: str) -> Manifest:
-        """The next version without the files and covered segments of partitions starting with `prefix`.
+    def without_experiment(self, experiment: str) -> Manifest:
+        """The next version without the compacted files and covered segments of `experiment`.
 
         Returns:
             A new `Manifest` with version + 1 and a fresh commit id (not yet committed).
@@ -123,8 +123,8 @@ class Manifest(msgspec.Struct):
             version=self.version + 1,
             commit=uuid.uuid4().hex,
             created=time.time(),
-            files=[f for f in self.files if not f.partition.startswith(prefix)],
-            covered={p: w for p, w in self.covered.items() if not p.startswith(prefix)},
+            files=[f for f in self.files if layout.experiment_of(f.partition) != experiment],
+            covered={p: w for p, w in self.covered.items() if layout.experiment_of(p) != experiment},
         )
 
     def encode(self) -> bytes:
