@@ -1,8 +1,7 @@
 """Maintenance and ingest commands of the `eventlog` CLI: compact, gc, recover, serve, import.
 
-Each one calls into the module that owns the work, imported only when the command runs (so a
-missing optional piece never breaks the other commands), and shows a progress bar on stderr for
-long work.
+Each one calls into the module that owns the work, imported only when the command runs (so that
+the other commands start without it), and shows a progress bar on stderr for long work.
 """
 
 from __future__ import annotations
@@ -10,46 +9,30 @@ from __future__ import annotations
 import dataclasses
 import sys
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from eventlog import env
-from eventlog._cli_common import StoreOption, UserError, open_cli_store
+from eventlog._cli_common import StoreOption, open_cli_store
 from eventlog._cli_output import err_console, out_console, progress_callback
 
-__all__ = ["describe", "register"]
+if TYPE_CHECKING:
+    from eventlog.compactor import CompactionReport
+    from eventlog.gc import GcReport
+    from ingest.importers import ImportReport
+
+__all__ = ["register"]
 
 
-def describe(report: Any) -> dict[str, Any]:
-    """A report object (dataclass, msgspec Struct, dict, number, ...) as a flat dict for printing."""
-    if dataclasses.is_dataclass(report) and not isinstance(report, type):
-        return dataclasses.asdict(report)
-    if isinstance(report, dict):
-        return dict(report)
-    fields = getattr(report, "__struct_fields__", None)
-    if fields is not None:
-        return {name: getattr(report, name) for name in fields}
-    return {"result": report}
-
-
-def _print_report(title: str, report: Any) -> None:
+def _print_report(title: str, report: CompactionReport | GcReport | ImportReport) -> None:
+    """Print `title`, then one `  field: value` line per field of the report (long lists as a count)."""
     console = out_console()
     console.print(title)
-    for name, value in describe(report).items():
+    for name, value in dataclasses.asdict(report).items():
         if isinstance(value, list | tuple | set) and len(value) > 10:
             value = f"{len(value)} items"
         console.print(f"  {name}: {value}")
-
-
-def _import_from(module: str, name: str) -> Any:
-    """`module.name`, or a clear error when that part of eventlog is not installed/built yet."""
-    import importlib
-
-    try:
-        return getattr(importlib.import_module(module), name)
-    except (ImportError, AttributeError) as exc:
-        raise UserError(f"{module}.{name} is not available in this installation ({exc}); update eventlog") from exc
 
 
 def register(app: typer.Typer) -> None:
@@ -65,11 +48,12 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]eventlog compact --store s3://bucket/log --min-lag 60[/]
         """
+        from eventlog import compactor
+
         opened = open_cli_store(store)
-        run = _import_from("eventlog.compactor", "compact")
         with progress_callback(f"compacting {experiment}") as progress:
-            policy = {} if min_lag is None else {"min_lag": min_lag}
-            report = run(opened, experiment, progress=progress, **policy)
+            policy: dict[str, Any] = {} if min_lag is None else {"min_lag": min_lag}
+            report = compactor.compact(opened, experiment, progress=progress, **policy)
         _print_report(f"compacted {experiment} in {opened.uri}", report)
 
     @app.command()
@@ -83,10 +67,11 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]eventlog gc --store ./eventlog --delete[/]
         """
+        from eventlog.gc import collect_garbage
+
         opened = open_cli_store(store)
-        collect = _import_from("eventlog.gc", "collect_garbage")
         with progress_callback("collecting garbage") as progress:
-            report = collect(opened, grace=grace, dry_run=not delete, force=force, progress=progress)
+            report = collect_garbage(opened, grace=grace, dry_run=not delete, force=force, progress=progress)
         _print_report(("deleted" if delete else "would delete (dry run; add --delete)") + f" in {opened.uri}", report)
 
     @app.command()
@@ -95,9 +80,10 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]eventlog recover --store ./eventlog[/]
         """
+        from ingest import recovery
+
         opened = open_cli_store(store)
-        run = _import_from("ingest.recovery", "recover")
-        count = int(run(opened))
+        count = recovery.recover(opened)
         out_console().print(f"recovered {count} events into {opened.uri}")
 
     @app.command()
@@ -113,10 +99,11 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]eventlog serve --store s3://bucket/log --port 8750 --token $TOKEN[/]
         """
+        from ingest import collector
+
         opened = open_cli_store(store)  # fail early, with exit code 1, if the store is unreachable
-        run = _import_from("ingest.collector", "serve")
         err_console().print(f"serving {opened.uri} on http://{host}:{port}")
-        run(opened.uri, host=host, port=port, token=token)
+        collector.serve(opened.uri, host=host, port=port, token=token)
 
     importer = typer.Typer(help="Move existing logs in: MLflow file stores, TensorBoard event files, JSON lines.", no_args_is_help=True)
     app.add_typer(importer, name="import")
@@ -130,10 +117,11 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]eventlog import mlflow ./mlruns --store ./eventlog[/]
         """
+        from ingest import importers
+
         opened = open_cli_store(store, must_exist=False)  # importing into a new store creates it
-        run = _import_from("ingest.importers", "import_mlflow")
         with progress_callback(f"importing {path}") as progress:
-            report = run(opened, path, progress=progress)
+            report = importers.import_mlflow(opened, path, progress=progress)
         _print_report(f"imported {path} into {opened.uri}", report)
 
     @importer.command("tensorboard")
@@ -146,10 +134,11 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]eventlog import tensorboard ./runs --experiment mnist[/]
         """
+        from ingest import importers
+
         opened = open_cli_store(store, must_exist=False)  # importing into a new store creates it
-        run = _import_from("ingest.importers", "import_tensorboard")
         with progress_callback(f"importing {path}") as progress:
-            report = run(opened, path, experiment=experiment, progress=progress)
+            report = importers.import_tensorboard(opened, path, experiment=experiment, progress=progress)
         _print_report(f"imported {path} into {opened.uri}", report)
 
     @importer.command("jsonl")
@@ -161,12 +150,13 @@ def register(app: typer.Typer) -> None:
 
         Example: [bold]eventlog import jsonl events.jsonl --store ./eventlog[/]
         """
+        from ingest import importers
+
         opened = open_cli_store(store, must_exist=False)  # importing into a new store creates it
-        run = _import_from("ingest.importers", "import_jsonl")
         with progress_callback(f"importing {path}") as progress:
             if path == "-":
-                report = run(opened, sys.stdin, progress=progress)
+                report = importers.import_jsonl(opened, sys.stdin, progress=progress)
             else:
                 with open(path, encoding="utf-8") as stream:
-                    report = run(opened, stream, progress=progress)
+                    report = importers.import_jsonl(opened, stream, progress=progress)
         _print_report(f"imported {path} into {opened.uri}", report)
