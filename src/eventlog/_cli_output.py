@@ -14,15 +14,16 @@ import sys
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
 import polars as pl
 from rich.console import Console
 from rich.table import Table
 
 __all__ = [
-    "Format",
+    "FORMATS",
     "err_console",
+    "format_duration",
     "format_value",
     "out_console",
     "parse_scalar",
@@ -31,7 +32,6 @@ __all__ = [
     "write_frame",
 ]
 
-Format = Literal["table", "csv", "json", "parquet"]
 FORMATS = ("table", "csv", "json", "parquet")
 
 
