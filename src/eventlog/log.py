@@ -17,7 +17,7 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, Literal
 
-from eventlog import run_claims
+from eventlog import env, run_claims
 from eventlog.experiment import Experiment
 from eventlog.identity import current_identity
 from eventlog.store import open_store
@@ -40,7 +40,8 @@ class Log:
     """An open store and this process's writer into it.
 
     Args:
-        uri: any fsspec URI; None means $EVENTLOG_URI, else `./eventlog`.
+        uri: any fsspec URI; None means $EVENTLOG_URI, else `./eventlog`; `http(s)://HOST:PORT`
+            logs through a collector (`eventlog serve`) instead of writing the store directly.
         flush_every: seconds between automatic flushes (default 5).
         max_events: buffered events that trigger a flush.
         max_buffer: buffered events at which back-pressure applies (default 4 x max_events).
@@ -49,6 +50,7 @@ class Log:
         durability: `memory`, `spool` (default) or `sync`: what a crash can lose (see `FlushPolicy`).
         recover: publish dead writers' leftover spools of this store at open (default True).
         storage_options: passed to fsspec (e.g. `{"key": ..., "secret": ...}` for S3).
+        token: the collector's bearer token for an `http(s)://` uri ($EVENTLOG_TOKEN when None).
 
     Raises:
         StoreUnavailableError: the store cannot be reached (missing bucket, no credentials).
@@ -84,6 +86,7 @@ class Log:
             durability=durability,
         )
         self.remote: Any = None
+        uri = uri or os.environ.get(env.EVENTLOG_URI)  # before the check: $EVENTLOG_URI may name a collector
         if uri is not None and uri.startswith(("http://", "https://")):
             # A remote logger: events go to a collector (`eventlog serve`), which owns the store.
             from ingest.remote import RemoteClient
@@ -282,7 +285,7 @@ def open(uri: str | None = None, **options: Any) -> Log:  # shadows the builtin:
     """Open the store at `uri` ($EVENTLOG_URI, else ./eventlog) for logging and reading.
 
     Options: `flush_every`, `max_events`, `max_buffer`, `on_full`, `close_timeout`,
-    `durability`, `recover`, `storage_options` (see `Log`).
+    `durability`, `recover`, `storage_options`, `token` (see `Log`).
 
     Raises:
         StoreUnavailableError: the store cannot be reached.

@@ -212,3 +212,19 @@ def test_extras_belong_to_their_run(local_uri: str) -> None:
     frame = exp.data(run="*", event="metric").sort("key")
     assert frame.select("key", "team", "tag").rows() == [("a", "vision", None), ("b", "vision", "v1"), ("c", None, None)]
     log.close()
+
+
+def test_a_collector_url_in_eventlog_uri_logs_through_the_collector(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: `open()` with $EVENTLOG_URI=http://... opened the collector as an fsspec HTTP store (404s)."""
+    from ingest.collector import CollectorThread
+
+    with CollectorThread(local_uri) as collector:
+        monkeypatch.setenv("EVENTLOG_URI", collector.url)
+        log = eventlog.open()
+        exp = log.experiment("remote")
+        with exp:
+            exp.log_metric("loss", 0.5, step=1)
+        log.close()
+        assert log.remote is not None
+    with eventlog.open(local_uri) as reader:
+        assert reader.experiment("remote").data(run="*", key="loss")["value"].to_list() == [0.5]
