@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import polars as pl
 import pytest
 
@@ -10,8 +12,9 @@ from eventlog.errors import InvalidNameError, NoActiveRunError
 
 
 @pytest.fixture
-def log(local_uri: str) -> eventlog.Log:
-    return eventlog.open(local_uri)
+def log(local_uri: str) -> Iterator[eventlog.Log]:
+    with eventlog.open(local_uri) as opened:  # closed after the test: no flusher thread left running until exit
+        yield opened
 
 
 def test_non_numeric_metric_is_a_type_error_and_neighbours_survive(log: eventlog.Log) -> None:
