@@ -336,7 +336,7 @@ def _register_operations() -> None:
 
 _register_operations()
 
-_USER_ERRORS: tuple[type[BaseException], ...] = (EventLogError, ValueError, KeyError, LookupError, OSError)
+_USER_ERRORS: tuple[type[BaseException], ...] = (EventLogError, ValueError, LookupError, OSError)  # LookupError: KeyError too
 
 
 def main(argv: list[str] | None = None) -> None:
