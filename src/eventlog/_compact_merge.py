@@ -40,7 +40,29 @@ def read_tables(store: Store, paths: list[str]) -> Any:
     Local and S3 stores are read by polars in one multi-threaded call (measured 2x faster than
     pyarrow's dataset reader, 6x faster than pyarrow file by file); other fsspec stores
     (`memory://`) file by file through fsspec.
+
+    Raises:
+        OSError: a file cannot be read (the message names it).
     """
+    try:
+        return _read(store, paths)
+    except Exception as exc:
+        failing = _first_unreadable(store, paths) if len(paths) > 1 else paths[0]
+        where = failing or f"{len(paths)} files from {paths[0]} on (each reads alone: retry)"
+        raise OSError(f"cannot read {where}: {type(exc).__name__}: {exc}") from exc
+
+
+def _first_unreadable(store: Store, paths: list[str]) -> str | None:
+    """The first of `paths` that fails to read alone (a group read does not say which file failed)."""
+    for path in paths:
+        try:
+            _read(store, [path])
+        except Exception:
+            return path
+    return None
+
+
+def _read(store: Store, paths: list[str]) -> Any:
     import pyarrow as pa
     import pyarrow.parquet as pq
 

@@ -200,7 +200,7 @@ def compact(
             raise CompactionError(
                 f"compacting {item.partition} in {store.uri} failed while merging its {len(item.input_paths)} files "
                 f"({type(exc).__name__}: {exc}); nothing of it was committed and readers are unaffected; "
-                "fix or remove the file named above, then run compact again"
+                "fix or remove the file it names, then run compact again"
             ) from exc
         fault("file_written")
         try:

@@ -135,12 +135,14 @@ def test_forgetting_an_experiment_before_clearing_keeps_readers_working(local_ur
     assert forget_experiment(store, "a") is None
 
 
-def test_a_corrupt_segment_fails_with_a_clear_error_and_changes_nothing(local_uri: str) -> None:
+def test_a_corrupt_segment_fails_with_a_clear_error_and_changes_nothing(any_uri: str) -> None:
     from eventlog.compactor import CompactionError
 
-    store = open_store(local_uri)
+    store = open_store(any_uri)
     write_segments(store, "a", segments=3, events=10)
-    store.create("seg/experiment=a/date=2026-11-23/bad/00000000000000000000.parquet", b"PAR1 not really parquet")
-    with pytest.raises(CompactionError, match="nothing of it was committed"):
+    bad = "seg/experiment=a/date=2026-11-23/bad/00000000000000000000.parquet"
+    store.create(bad, b"PAR1 not really parquet")
+    with pytest.raises(CompactionError, match="nothing of it was committed") as caught:
         compact(store)
+    assert bad in str(caught.value)  # regression: the message said "the file named above" but named none
     assert manifest.latest_version(store) == 0 and store.find("cmp") == []
