@@ -29,22 +29,30 @@ def try_create(store: Store, candidate: Manifest, fault: Callable[[str], None]) 
     except AlreadyExistsError:
         return is_ours(store, candidate)
     except Exception as exc:  # the outcome is unknown: the write may have landed
-        try:
-            return is_ours(store, candidate)
-        except FileNotFoundError:
-            try:
-                store.create(path, candidate.encode())
-                return True
-            except AlreadyExistsError:
-                return is_ours(store, candidate)
-            except Exception:
-                pass
-        except Exception:
-            pass
-        raise CompactionError(
-            f"committing {path} in {store.uri} failed ({type(exc).__name__}: {exc}) and its outcome is unknown; "
-            "readers are unaffected either way: run compact again"
-        ) from exc
+        outcome = _resolve(store, candidate)
+        if outcome is None:
+            raise CompactionError(
+                f"committing {path} in {store.uri} failed ({type(exc).__name__}: {exc}) and its outcome is unknown; "
+                "readers are unaffected either way: run compact again"
+            ) from exc
+        return outcome
+
+
+def _resolve(store: Store, candidate: Manifest) -> bool | None:
+    """After a create that raised: whether the version is ours, writing it once more if it is absent; None: unknown."""
+    try:
+        return is_ours(store, candidate)
+    except FileNotFoundError:
+        pass  # the write did not land
+    except Exception:
+        return None
+    try:
+        store.create(manifest_path(candidate.version), candidate.encode())
+        return True
+    except AlreadyExistsError:
+        return is_ours(store, candidate)
+    except Exception:
+        return None
 
 
 def is_ours(store: Store, candidate: Manifest) -> bool:

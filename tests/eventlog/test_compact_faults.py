@@ -30,7 +30,6 @@ class Crash(Exception):
     """Stands for the compactor dying at a protocol step."""
 
 
-
 def crash_at(step: str):  # type: ignore[no-untyped-def]
     def hook(name: str) -> None:
         if name == step:
@@ -87,6 +86,25 @@ def test_a_commit_whose_outcome_is_unknown_is_resolved_by_reading_it_back(local_
     report = compact(store, _fault=flaky)
     assert report.version == 1 and report.conflicts == 0
     assert [f.path for f in manifest.list_versions(store)] == [manifest.manifest_path(1)]
+    assert seen(store) == (logged, logged)
+
+
+def test_a_commit_whose_write_did_not_land_is_written_again(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(local_uri)
+    logged = write_segments(store, "a", segments=5, events=100)
+    create = store.create
+    failed: list[str] = []
+
+    def lost_on_the_way(path: str, data: bytes) -> None:
+        if path.startswith("_manifest/") and not failed:
+            failed.append(path)
+            raise OSError("connection reset before the request was sent")
+        create(path, data)
+
+    monkeypatch.setattr(store, "create", lost_on_the_way)
+    report = compact(store)
+    assert failed == [manifest.manifest_path(1)]
+    assert report.version == 1 and report.conflicts == 0
     assert seen(store) == (logged, logged)
 
 
