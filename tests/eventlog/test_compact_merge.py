@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import random
+from itertools import pairwise
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -47,7 +48,7 @@ def _reference(table: pa.Table) -> list[tuple[object, ...]]:
     order = pc.sort_indices(table, sort_keys=[(key, "ascending", "at_start") for key in SORT_KEYS])
     rows = list(zip(*(table.take(order).column(k).to_pylist() for k in (*SORT_KEYS, "value")), strict=True))
     kept = rows[:1]
-    for previous, row in zip(rows, rows[1:], strict=False):
+    for previous, row in pairwise(rows):
         if row[4] is None or row[5] is None or (row[4], row[5]) != (previous[4], previous[5]):
             kept.append(row)
     return kept
