@@ -14,7 +14,7 @@ from collections.abc import Callable, Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
-from eventlog.errors import BackgroundError, NoActiveRunError
+from eventlog.errors import NoActiveRunError
 from eventlog.experiment_reads import ExperimentReads
 from eventlog.identity import job_id
 from eventlog.names import validate_experiment, validate_key
@@ -325,7 +325,7 @@ class Experiment(ExperimentReads):
     def _raise_background_error(self) -> None:
         error = self._log.take_unreported_error()
         if error is not None:
-            raise BackgroundError(f"writing events to {self._log.store.uri} failed: {error}; they are kept and retried") from error
+            raise self._log.recorder.background_error(error) from error
 
     def _slot(self, event: str, key: str, extra: dict[str, str] | None = None) -> int:
         run = self._require_run()

@@ -149,6 +149,10 @@ class Recorder:
             hook()
         return self.buffer.drain()
 
+    def background_error(self, error: BaseException) -> BackgroundError:
+        """The error to raise in the caller's thread for a failed flush's `error` (chain it with `from`)."""
+        return self._flusher.background_error(error)
+
     def check(self) -> None:
         """Raise the background flusher's error, if it has one.
 
@@ -157,7 +161,7 @@ class Recorder:
         """
         error = self._flusher.error
         if error is not None:
-            raise self._flusher.background_error(error) from error
+            raise self.background_error(error) from error
 
     def full(self) -> bool:
         """Called by the hot path when the buffer reached `max_events`: wake the flusher, apply back-pressure.
