@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import socket
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -80,3 +81,11 @@ def any_uri(request: pytest.FixtureRequest) -> str:
     """A store URI on each backend in turn: local disk, memory://, and S3 (moto)."""
     fixture = {"local": "local_uri", "memory": "memory_uri", "s3": "s3_uri"}[request.param]
     return str(request.getfixturevalue(fixture))
+
+
+@pytest.fixture
+def free_port() -> int:
+    """A loopback TCP port that was free a moment ago (for a server a test starts, or restarts on the same port)."""
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])

@@ -5,7 +5,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -56,7 +55,7 @@ def test_recover_publishes_a_dead_writers_spool(local_uri: str, tmp_path: Path) 
 def small_store(local_uri: str) -> str:
     log = eventlog.open(local_uri, flush_every=60)
     exp = log.experiment("ops")
-    for _ in range(3):
+    for _ in range(3):  # one segment per run (stop flushes): the compact test counts them
         with exp:
             for step in range(5):
                 exp.log_metric("loss", 1.0 / (step + 1), step=step)
@@ -93,15 +92,9 @@ def test_import_jsonl_from_stdin_with_progress(local_uri: str) -> None:
     assert metrics["step"].to_list() == list(range(7))
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def test_serve_runs_the_collector_that_remote_writers_log_to(local_uri: str) -> None:
+def test_serve_runs_the_collector_that_remote_writers_log_to(local_uri: str, free_port: int) -> None:
     os.makedirs(local_uri, exist_ok=True)
-    port = _free_port()
+    port = free_port
     server = subprocess.Popen([sys.executable, "-m", "eventlog.cli", "serve", "--store", local_uri, "--port", str(port),
                                "--token", "secret"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
