@@ -23,9 +23,10 @@ from typing import Any
 
 import fsspec
 
+from eventlog.env import EVENTLOG_URI
 from eventlog.errors import AlreadyExistsError, StoreUnavailableError
 
-__all__ = ["FileInfo", "Store", "open_store"]
+__all__ = ["DEFAULT_URI", "FileInfo", "Store", "fsync_dir", "open_store", "resolve_uri"]
 
 DEFAULT_URI = "./eventlog"
 _GENERIC_CREATE_LOCK = threading.Lock()
@@ -185,11 +186,20 @@ def _create_local(full: str, data: bytes) -> None:
             raise AlreadyExistsError(f"{full} already exists") from exc
     finally:
         os.unlink(tmp)
-    dir_fd = os.open(directory, os.O_RDONLY)
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: str) -> None:
+    """Make the entries of a local `directory` (a new link or file) durable across a power loss.
+
+    Raises:
+        OSError: the directory cannot be opened or synced.
+    """
+    fd = os.open(directory, os.O_RDONLY)
     try:
-        os.fsync(dir_fd)
+        os.fsync(fd)
     finally:
-        os.close(dir_fd)
+        os.close(fd)
 
 
 def _is_precondition_failure(exc: BaseException) -> bool:
@@ -226,6 +236,11 @@ def _create_generic(fs: Any, full: str, data: bytes) -> None:
         fs.pipe_file(full, data)
 
 
+def resolve_uri(uri: str | None) -> str:
+    """The store URI to use: `uri`, else $EVENTLOG_URI, else ./eventlog."""
+    return uri or os.environ.get(EVENTLOG_URI) or DEFAULT_URI
+
+
 def open_store(uri: str | None = None, storage_options: dict[str, Any] | None = None) -> Store:
     """Open the store at `uri` ($EVENTLOG_URI, else ./eventlog), checking that it can be reached.
 
@@ -236,7 +251,7 @@ def open_store(uri: str | None = None, storage_options: dict[str, Any] | None = 
         StoreUnavailableError: the bucket does not exist, credentials are missing or refused.
         ValueError: the URI's protocol is not known to fsspec.
     """
-    uri = uri or os.environ.get("EVENTLOG_URI") or DEFAULT_URI
+    uri = resolve_uri(uri)
     options = dict(storage_options or {})
     protocol = uri.split("://", 1)[0] if "://" in uri else "file"
     if protocol in ("s3", "s3a"):

@@ -35,7 +35,7 @@ import msgspec
 
 from eventlog import env
 from eventlog.segment import Segment
-from eventlog.store import Store
+from eventlog.store import Store, fsync_dir
 
 __all__ = [
     "FRAME_MAGIC",
@@ -202,7 +202,7 @@ class Spool:
                 break
             os.close(fd)
         if self.fsync:
-            _fsync_dir(self.directory)
+            fsync_dir(self.directory)
         self._fd = fd
         self._pid = os.getpid()
         return fd
@@ -266,14 +266,6 @@ class Spool:
                 pass
         os.close(self._fd)
         self._fd = None
-
-
-def _fsync_dir(directory: str) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
 
 
 class SpoolOutbox:
