@@ -6,7 +6,6 @@ by what the command called: its message says what was wrong and what to do.
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 from typing import Annotated
 
@@ -15,7 +14,7 @@ import typer
 from eventlog import env
 from eventlog.catalog import list_experiments
 from eventlog.errors import EventLogError
-from eventlog.store import DEFAULT_URI, Store, open_store
+from eventlog.store import Store, open_store, resolve_uri
 
 __all__ = ["StoreOption", "UserError", "open_cli_experiment", "open_cli_store"]
 
@@ -38,7 +37,12 @@ def open_cli_store(uri: str | None, *, must_exist: bool = True) -> Store:
         UserError: no local store at `uri`.
         StoreUnavailableError: a remote store cannot be reached.
     """
-    uri = uri or os.environ.get(env.EVENTLOG_URI) or DEFAULT_URI
+    uri = resolve_uri(uri)
+    if uri.startswith(("http://", "https://")):
+        raise UserError(
+            f"{uri} is a collector (`eventlog serve`), which only takes events in; the commands read the "
+            "store it writes to: pass that with --store (the URI given to `eventlog serve --store`)"
+        )
     if "://" not in uri and must_exist and not Path(uri).is_dir():
         raise UserError(f"no store at {uri!r}; pass --store URI or set $EVENTLOG_URI")
     return open_store(uri)

@@ -2,15 +2,13 @@
 
 from __future__ import annotations
 
-import os
 import threading
 from typing import Any
 
-from eventlog import env
 from eventlog.errors import NoActiveRunError
 from eventlog.experiment import Experiment
 from eventlog.log import Log
-from eventlog.store import DEFAULT_URI
+from eventlog.store import resolve_uri
 
 __all__ = ["experiment", "track_this"]
 
@@ -19,7 +17,7 @@ _lock = threading.Lock()
 
 
 def _shared_log(uri: str | None) -> Log:
-    key = uri or os.environ.get(env.EVENTLOG_URI) or DEFAULT_URI
+    key = resolve_uri(uri)
     with _lock:
         log = _shared_logs.get(key)
         if log is None or log.recorder.closed:

@@ -158,6 +158,7 @@ def test_user_errors_exit_1_with_a_message(store: str, tmp_path: Path) -> None:
         (("plot", "mnist", "f1", "--out", str(tmp_path / "x.png")), "no metric 'f1'"),
         (("data", "mnist", "--where", "step=3"), "step has its own option; use --step 3"),  # was a TypeError traceback
         (("tail", "mnist", "--where", "run=1", "--timeout", "1"), "run has its own option; use --run 1"),  # silently replaced --run
+        (("runs", "mnist", "--store", "http://127.0.0.1:9"), "is a collector"),  # was opened as an HTTP file store: 404s
     ]
     for args, message in cases:
         done = cli(*args, store=store, check=False)
