@@ -46,7 +46,7 @@ class Snapshot:
 def _segments_prefix(experiment: Any) -> str:
     """The listing prefix: one experiment's partition for a plain name, all of `seg/` otherwise."""
     if isinstance(experiment, str) and not is_everything(experiment) and not is_pattern(experiment):
-        return f"{layout.SEGMENTS}/experiment={layout.encode_name(experiment)}"
+        return layout.experiment_dir(layout.SEGMENTS, experiment)
     return layout.SEGMENTS
 
 
