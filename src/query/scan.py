@@ -254,8 +254,8 @@ def _run_predicate(snapshot: Snapshot, run: Any) -> pl.Expr | None:
             missing = exc
             continue
         one = match("run", resolved)
-        if len(names) == 1:
-            return one
+        # the experiment stays in the predicate even when only one matched: `tail` applies it to
+        # files that land later, maybe of another experiment the pattern matches
         this = pl.col("experiment") == name
         predicates.append(this if one is None else this & one)
     if not predicates:

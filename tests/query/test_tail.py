@@ -211,6 +211,17 @@ def test_follower_filters_new_events_like_data(memory_uri: str, write: Writer) -
     assert new.select("experiment", "run", "step", "tag").sort("experiment").rows() == [("live", 2, 9, "a"), ("lively", 2, 9, "a")]
 
 
+def test_a_negative_run_follows_only_experiments_known_when_following_starts(memory_uri: str, write: Writer) -> None:
+    write(memory_uri, [{"experiment": "live", "run": run, "step": 0, "value": 1.0, "dt": T0 + run * MINUTE, "writer": f"live-{run}"}
+                       for run in (1, 2)])
+    follower = Follower(memory_uri, "liv*", run=-1)
+    assert follower.history(last=100).select("experiment", "run").rows() == [("live", 2)]
+    # a later experiment matching the pattern had no latest run when following started: its run 2 is not "run -1"
+    write(memory_uri, [{"experiment": name, "run": 2, "step": 1, "value": 2.0, "dt": T0 + 9 * MINUTE, "writer": f"new-{name}"}
+                       for name in ("live", "lively")])
+    assert follower.poll().select("experiment", "run", "step").rows() == [("live", 2, 1)]
+
+
 def test_follower_refuses_a_negative_run_past_the_first(memory_uri: str, write: Writer) -> None:
     _tagged(memory_uri, write)
     with pytest.raises(RunNotFoundError, match="run=-5"):
