@@ -62,7 +62,6 @@ def generate(uri: str, segments: int, events: int) -> dict[str, Any]:
 def worker_query(uri: str, repeat: int) -> dict[str, Any]:
     """Best-of-`repeat` times of summary() and a one-run data()."""
     import query
-
     from query.data import DATA_COLUMNS
     from query.scan import scan
 

@@ -2,7 +2,8 @@
 
 Readers take a snapshot (a manifest version plus a listing) and may scan it for a while, so a file
 is deleted only when no snapshot younger than `grace` seconds can contain it. Ages are storage
-timestamps (`Store.find` mtimes), compared with this machine's clock:
+timestamps (`Store.find` mtimes), compared with the storage's own clock (`Store.now`, a probe object),
+so a machine whose clock is off cannot shorten the grace period:
 
 - a raw segment is deleted once it is covered by a manifest version committed more than `grace`
   ago (readers of older versions, which still read the segment, are older than `grace`);
@@ -16,6 +17,7 @@ Dry run by default; a grace period under `MIN_GRACE` seconds is refused unless `
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ from eventlog.manifest import covered_set, list_versions, read_manifest, version
 from eventlog.store import FileInfo, Store
 
 __all__ = ["MIN_GRACE", "GcReport", "UnsafeGraceError", "collect_garbage"]
+
+_log = logging.getLogger(__name__)
 
 #: The shortest grace period allowed without `force=True` (seconds).
 MIN_GRACE = 300.0
@@ -47,6 +51,8 @@ class GcReport:
         manifests: superseded manifest versions.
         bytes: total size of those files.
         seconds: wall time.
+        clock_offset: the storage's clock minus this machine's, in seconds (None: the storage
+            clock could not be read and this machine's was used).
     """
 
     dry_run: bool
@@ -56,6 +62,7 @@ class GcReport:
     manifests: list[str] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
+    clock_offset: float | None = None
 
     @property
     def files(self) -> list[str]:
@@ -67,7 +74,16 @@ class GcReport:
         return (
             f"{verb} {len(self.segments)} covered segment(s), {len(self.compacted)} unused compacted file(s) and "
             f"{len(self.manifests)} old manifest(s), {self.bytes / 1e6:.1f} MB (grace {self.grace:g} s, {self.seconds:.2f} s)"
+            f"{self._clock_note()}"
         )
+
+    def _clock_note(self) -> str:
+        if self.clock_offset is None:
+            return "; ages by this machine's clock (the storage's could not be read)"
+        if abs(self.clock_offset) < 60:
+            return ""
+        direction = "ahead of" if self.clock_offset > 0 else "behind"
+        return f"; the storage's clock is {abs(self.clock_offset):,.0f} s {direction} this machine's, ages are by the storage's"
 
 
 def collect_garbage(
@@ -105,7 +121,8 @@ def collect_garbage(
         )
     started = time.perf_counter()
     report = GcReport(dry_run=dry_run, grace=grace)
-    cutoff = time.time() - grace
+    now = _storage_now(store, report)
+    cutoff = now - grace
     versions = list_versions(store)
     if versions:
         _plan(store, versions, cutoff, report)
@@ -113,6 +130,18 @@ def collect_garbage(
         _delete(store, report, progress, _fault)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _storage_now(store: Store, report: GcReport) -> float:
+    """The storage's time now (this machine's, with a warning, if the store refuses the probe)."""
+    local = time.time()
+    try:
+        now = store.now()
+    except OSError as exc:
+        _log.warning("eventlog gc: could not read the storage's clock (%s); using this machine's clock instead", exc)
+        return local
+    report.clock_offset = now - local
+    return now
 
 
 def _plan(store: Store, versions: list[FileInfo], cutoff: float, report: GcReport) -> None:

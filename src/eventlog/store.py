@@ -26,9 +26,11 @@ import fsspec
 from eventlog.env import EVENTLOG_URI
 from eventlog.errors import AlreadyExistsError, StoreUnavailableError
 
-__all__ = ["DEFAULT_URI", "FileInfo", "Store", "fsync_dir", "open_store", "resolve_uri"]
+__all__ = ["CLOCK_PROBES", "DEFAULT_URI", "FileInfo", "Store", "fsync_dir", "open_store", "resolve_uri"]
 
 DEFAULT_URI = "./eventlog"
+#: Where `Store.now` writes its probe objects (each deleted right after it is read).
+CLOCK_PROBES = "_clock"
 _GENERIC_CREATE_LOCK = threading.Lock()
 
 
@@ -115,6 +117,23 @@ class Store:
             full = full.split("://", 1)[-1]
             infos.append(FileInfo(full[offset:], int(info.get("size") or 0), _mtime(info)))
         return sorted(infos, key=lambda f: f.path)
+
+    def now(self) -> float:
+        """The storage's clock, in epoch seconds: the mtime of a probe object written now.
+
+        Storage timestamps (`find`'s mtimes) are set by this clock, not this machine's, which can
+        be minutes or hours off (a laptop against a shared bucket). The probe, an object of one
+        byte under `CLOCK_PROBES`, is deleted again before this returns.
+
+        Raises:
+            OSError: the probe could not be written or read (e.g. read-only credentials).
+        """
+        path = f"{CLOCK_PROBES}/{uuid.uuid4().hex}"
+        self.create(path, b"t")
+        try:
+            return _mtime(self.fs.info(self.full_path(path)))
+        finally:
+            self.delete([path])
 
     def list_dir(self, prefix: str) -> list[str]:
         """Names of the direct children of `prefix` (files and directories); [] if there is none."""

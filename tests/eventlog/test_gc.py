@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
+from types import SimpleNamespace
 
 import pytest
 
@@ -13,7 +15,7 @@ from eventlog._compact_testing import write_segments
 from eventlog.compactor import compact
 from eventlog.errors import EventLogError
 from eventlog.gc import MIN_GRACE, GcReport, UnsafeGraceError, collect_garbage
-from eventlog.store import Store, open_store
+from eventlog.store import CLOCK_PROBES, Store, open_store
 from query.scan import scan_store
 
 from .conftest import seen
@@ -105,3 +107,41 @@ def test_log_gc_is_a_dry_run_by_default(local_uri: str) -> None:
     assert len(log.gc(dry_run=False).segments) == 3 and log.store.find("seg") == []
     assert manifest.latest_version(log.store) == 1
     log.close()
+
+
+def test_the_storage_clock_is_read_from_a_probe_that_is_deleted_again(any_uri: str) -> None:
+    store = open_store(any_uri)
+    before = time.time()
+    now = store.now()
+    assert before - 5 <= now <= time.time() + 5  # moto and memory:// share this machine's clock
+    assert store.find(CLOCK_PROBES) == []
+
+
+def test_a_machine_clock_hours_ahead_of_the_storage_deletes_nothing_early(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(local_uri)
+    write_segments(store, "a", segments=4, events=50)
+    compact(store)
+    ahead = SimpleNamespace(time=lambda: time.time() + 7200, perf_counter=time.perf_counter)
+    monkeypatch.setattr("eventlog.gc.time", ahead)
+    report = collect_garbage(store, dry_run=False)  # by this machine's clock, everything is 2 h old
+    assert report.files == [] and len(store.find("seg")) == 4
+    assert report.clock_offset is not None and -7210 < report.clock_offset < -7190
+    assert "s behind this machine's, ages are by the storage's" in str(report)
+
+
+def test_gc_falls_back_to_this_machines_clock_when_the_probe_is_refused(
+    local_uri: str, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    store = open_store(local_uri)
+    write_segments(store, "a", segments=2, events=10)
+    compact(store)
+    age(store, "", 7200)
+
+    def refused() -> float:
+        raise PermissionError("read-only credentials")
+
+    monkeypatch.setattr(store, "now", refused)
+    with caplog.at_level(logging.WARNING, logger="eventlog.gc"):
+        report = collect_garbage(store)
+    assert len(report.segments) == 2 and report.clock_offset is None
+    assert "read-only credentials" in caplog.text and "this machine's clock" in str(report)
