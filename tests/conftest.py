@@ -58,6 +58,13 @@ def s3_bucket(s3_endpoint: str) -> str:
     return name
 
 
+@pytest.fixture(autouse=True)
+def _own_spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Each test spools in its own directory: a spool left by one test (a collector URL on a reused
+    port, say) must not be recovered into another's store. Tests that need another set their own."""
+    monkeypatch.setenv("EVENTLOG_SPOOL_DIR", str(tmp_path / "spool-dir"))
+
+
 @pytest.fixture
 def s3_uri(s3_bucket: str) -> str:
     """A store URI inside a fresh bucket on the moto server."""

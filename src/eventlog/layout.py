@@ -78,6 +78,14 @@ def experiment_of(path: str) -> str | None:
     return None
 
 
+def date_of(path: str) -> str | None:
+    """The date partition encoded in a path (`.../date=<YYYY-MM-DD>/...`), or None."""
+    for part in path.split("/"):
+        if part.startswith("date="):
+            return part[len("date=") :]
+    return None
+
+
 def claims_dir(experiment: str) -> str:
     """Directory of the run-number claims of one experiment."""
     return f"{RUNS}/experiment={encode_name(experiment)}"

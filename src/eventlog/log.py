@@ -93,7 +93,9 @@ class Log:
 
             self.remote = RemoteClient(uri, token=token)
             self.store = self.remote.store_view()
-            self.recorder = Recorder(self.store, self.identity, self.policy, sink=self.remote.sink)
+            self.recorder = Recorder(self.store, self.identity, self.policy, sink=self.remote.sink, spool_for=self.remote.uri)
+            if recover:
+                self._recover_at_open()
         else:
             self.store = open_store(uri, storage_options)
             self.recorder = Recorder(self.store, self.identity, self.policy)
@@ -180,19 +182,22 @@ class Log:
     def recover(self) -> int:
         """Turn leftover spool frames of dead writers into segments; returns how many events.
 
-        See `ingest.recovery.recover`.
-        """
-        from ingest.recovery import recover
+        A remote log sends them through its collector. See `ingest.recovery.recover_spools`.
 
-        return int(recover(self.store))
+        Raises:
+            RecoveryError: the store (or collector) refused a segment; the spool is kept for a later try.
+        """
+        from ingest.recovery import recover_remote_spools, recover_spools
+
+        report = recover_spools(self.store) if self.remote is None else recover_remote_spools(self.remote)
+        return report.events
 
     def _recover_at_open(self) -> None:
-        from ingest.recovery import recover_spools
-
         try:
-            recover_spools(self.store)
+            self.recover()
         except Exception as exc:  # opening must not fail because an old spool cannot be published yet
-            _log.warning("eventlog: recovering leftover spools of %s failed (%s); run `eventlog recover` later", self.uri, exc)
+            where = self.uri if self.remote is None else self.remote.uri
+            _log.warning("eventlog: recovering leftover spools of %s failed (%s); call Log.recover() later", where, exc)
 
     def close(self) -> None:
         """Stop active runs' heartbeats, flush everything (with `close_timeout`) and stop the flusher."""

@@ -75,7 +75,18 @@ class FlushPolicy:
 
 
 class Recorder:
-    """Buffer + flusher + sink for one writer process."""
+    """Buffer + flusher + sink for one writer process.
+
+    Args:
+        store: the store events go to (and whose spool directory is used by default).
+        identity: this writer's identity.
+        policy: when to flush and what a crash may lose.
+        sink: publishes segments instead of writing them to `store` (a remote log's collector).
+        spool_for: with a `sink`, the key of its spool directory (the collector's URL), so that
+            `ingest.recovery` can send a dead writer's frames the same way; without it a custom
+            sink gets no spool.
+        spool_base: the spool root (default `$EVENTLOG_SPOOL_DIR`, else the user's cache dir).
+    """
 
     def __init__(
         self,
@@ -84,6 +95,7 @@ class Recorder:
         policy: FlushPolicy,
         *,
         sink: Callable[[list[Segment]], None] | None = None,
+        spool_for: str | None = None,
         spool_base: str | None = None,
     ) -> None:
         self.store = store
@@ -98,13 +110,13 @@ class Recorder:
         self._error_callbacks: list[Callable[[BaseException], None]] = []
         self.spool: Spool | None = None
         outbox: Outbox
-        if policy.durability == "memory" or sink is not None:
-            # A custom sink (the remote collector client) is not a store recovery can publish to.
+        if policy.durability == "memory" or (sink is not None and spool_for is None):
+            # a custom sink without a spool key: there is nothing a recovery could send the frames to
             outbox = MemoryOutbox(self.sink)
         else:
-            self.spool = Spool(
-                spool_dir(store, spool_base), identity.writer, store_url=store.url(""), fsync=policy.durability == "sync"
-            )
+            directory = spool_dir(spool_for if spool_for is not None else store, spool_base)
+            label = spool_for if spool_for is not None else store.url("")
+            self.spool = Spool(directory, identity.writer, store_url=label, fsync=policy.durability == "sync")
             outbox = SpoolOutbox(self.spool, self.sink)
         self._outbox = outbox
         self._target = store.uri if sink is None else "the collector"  # where events go, for messages

@@ -1,6 +1,7 @@
 """Recovery: publish the spool frames of dead writers that never became segments (DESIGN §4).
 
-Run by `Log.recover()`, `eventlog recover`, and automatically when a log is opened. For every
+Run by `Log.recover()`, `eventlog recover`, and automatically when a log is opened (a remote log's
+spools are sent through its collector, `recover_remote_spools`). For every
 `<writer>.spool` file in the store's spool directory whose lock nobody holds (its writer is dead:
 the kernel drops a `flock` when the process dies, however it dies), each valid frame is
 published under the segment name recorded in it, with create-if-absent. A frame whose segment is
@@ -17,14 +18,16 @@ import fcntl
 import logging
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from eventlog.errors import EventLogError
-from eventlog.segment import publish
+from eventlog.segment import Segment, publish
 from eventlog.store import Store
+from ingest.remote import RemoteClient
 from ingest.spool import SUFFIX, decode_frames, iter_segments, spool_dir
 
-__all__ = ["RecoveryError", "RecoveryReport", "recover", "recover_spools"]
+__all__ = ["RecoveryError", "RecoveryReport", "recover", "recover_remote_spools", "recover_spools"]
 
 _log = logging.getLogger("eventlog.recovery")
 
@@ -73,7 +76,7 @@ def _try_lock(path: str) -> int | None:
     return fd
 
 
-def _recover_file(store: Store, path: str, fd: int, report: RecoveryReport) -> None:
+def _recover_file(publish_one: Callable[[Segment], bool], where: str, path: str, fd: int, report: RecoveryReport) -> None:
     with open(fd, "rb", closefd=False) as f:
         data = f.read()
     scan = decode_frames(data)
@@ -89,11 +92,11 @@ def _recover_file(store: Store, path: str, fd: int, report: RecoveryReport) -> N
             _log.warning("eventlog recovery: %s", message)
             continue
         try:
-            created = publish(store, segment)
+            created = publish_one(segment)
         except Exception as exc:
             raise RecoveryError(
-                f"recovering {path}: publishing {segment.path} to {store.uri} failed ({type(exc).__name__}: {exc}); "
-                "the spool file is kept: run `eventlog recover` again once the store is reachable"
+                f"recovering {path}: publishing {segment.path} to {where} failed ({type(exc).__name__}: {exc}); "
+                "the spool file is kept: recover again once it is reachable (`eventlog recover`, or open the log again)"
             ) from exc
         if created:
             report.segments += 1
@@ -122,7 +125,29 @@ def recover_spools(store: Store, *, spool_base: str | None = None) -> RecoveryRe
     Raises:
         RecoveryError: the store refused a segment; that spool file is kept for a later try.
     """
-    directory = spool_dir(store, spool_base)
+    return _recover_directory(spool_dir(store, spool_base), lambda segment: publish(store, segment), store.uri)
+
+
+def recover_remote_spools(client: RemoteClient, *, spool_base: str | None = None) -> RecoveryReport:
+    """Send the leftover spool frames of every dead remote writer of `client`'s collector through it.
+
+    The collector names each segment by its writer and first seq and creates it only if absent,
+    as the live writer's sends did, so frames it already has are skipped, never duplicated.
+
+    Args:
+        client: the collector's client.
+        spool_base: the spool root (default `$EVENTLOG_SPOOL_DIR`, else the user's cache dir).
+
+    Returns:
+        What was recovered and what was wrong (see `RecoveryReport`).
+
+    Raises:
+        RecoveryError: the collector refused a segment or is down; that spool file is kept for a later try.
+    """
+    return _recover_directory(spool_dir(client.uri, spool_base), client.publish, f"the collector {client.uri}")
+
+
+def _recover_directory(directory: str, publish_one: Callable[[Segment], bool], where: str) -> RecoveryReport:
     report = RecoveryReport()
     try:
         names = sorted(n for n in os.listdir(directory) if n.endswith(SUFFIX))
@@ -142,7 +167,7 @@ def recover_spools(store: Store, *, spool_base: str | None = None) -> RecoveryRe
                     continue
             except FileNotFoundError:
                 continue
-            _recover_file(store, path, fd, report)
+            _recover_file(publish_one, where, path, fd, report)
         finally:
             os.close(fd)
     if report.events or report.problems:

@@ -205,12 +205,10 @@ class RemoteClient:
             RemoteError: the collector could not be reached (the flusher retries later).
             RemoteRejectedError: the collector refused the batch.
         """
-        import pyarrow.parquet as pq
-
         batch: dict[str, list[Any]] = {}
         count = 0
         for segment in segments:
-            columns = columns_from_table(pq.read_table(_buffer(segment.data)), segment.experiment)
+            columns = _columns_of(segment)
             rows = len(columns["seq"])
             if "extra" not in columns and "extra" in batch:
                 columns["extra"] = [{}] * rows
@@ -225,10 +223,20 @@ class RemoteClient:
         if count:
             self._send(batch, count)
 
-    def _send(self, batch: dict[str, list[Any]], count: int) -> None:
-        self.request("POST", "/v1/events", encode_columns(batch), content_type="application/msgpack")
+    def publish(self, segment: Segment) -> bool:
+        """Send one segment's events; True if the collector created it, False if it had it already.
+
+        Raises:
+            RemoteError: the collector could not be reached.
+            RemoteRejectedError: the collector refused the batch.
+        """
+        return self._send(_columns_of(segment), segment.count) > 0
+
+    def _send(self, batch: dict[str, list[Any]], count: int) -> int:
+        answer = self.request("POST", "/v1/events", encode_columns(batch), content_type="application/msgpack")
         self.batches_sent += 1
         self.events_sent += count
+        return int((answer or {}).get("created", 0))
 
     def claim_run(self, experiment: str, *, writer: str, job: str | None = None) -> int:
         """Claim the next run number of `experiment` (or join job `job`'s run) through the collector."""
@@ -271,6 +279,13 @@ class RemoteClient:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _columns_of(segment: Segment) -> dict[str, list[Any]]:
+    """A segment's events as a column-shaped batch (read back from its Parquet bytes)."""
+    import pyarrow.parquet as pq
+
+    return columns_from_table(pq.read_table(_buffer(segment.data)), segment.experiment)
 
 
 def _buffer(data: bytes) -> Any:

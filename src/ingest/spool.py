@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import msgspec
 
-from eventlog import env
+from eventlog import env, layout
 from eventlog.segment import Segment
 from eventlog.store import Store, fsync_dir
 
@@ -145,11 +145,12 @@ def decode_frames(data: bytes) -> ScanResult:
     return result
 
 
-def spool_dir(store: Store, base: str | None = None) -> str:
+def spool_dir(store: Store | str, base: str | None = None) -> str:
     """The spool directory of `store`: `<base>/<hash of the store's URL>` (not created here).
 
     Args:
-        store: the store whose segments are spooled.
+        store: the store whose segments are spooled, or the URL of the collector a remote log
+            sends them to (its spools are recovered through that collector).
         base: the spool root; default `$EVENTLOG_SPOOL_DIR`, else `$XDG_CACHE_HOME/eventlog/spool`.
     """
     if base is None:
@@ -157,10 +158,13 @@ def spool_dir(store: Store, base: str | None = None) -> str:
     if not base:
         cache = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
         base = os.path.join(cache, "eventlog", "spool")
-    # Same bucket name on two S3 endpoints = two stores: the endpoint is part of the key.
-    endpoint = (getattr(store.fs, "client_kwargs", None) or {}).get("endpoint_url") or ""
-    key = hashlib.sha256(f"{store.protocol}://{store.root} {endpoint}".encode()).hexdigest()[:16]
-    return os.path.join(base, key)
+    if isinstance(store, str):
+        target = f"collector {store.rstrip('/')}"
+    else:
+        # Same bucket name on two S3 endpoints = two stores: the endpoint is part of the key.
+        endpoint = (getattr(store.fs, "client_kwargs", None) or {}).get("endpoint_url") or ""
+        target = f"{store.protocol}://{store.root} {endpoint}"
+    return os.path.join(base, hashlib.sha256(target.encode()).hexdigest()[:16])
 
 
 class Spool:
@@ -371,10 +375,14 @@ class SpoolOutbox:
 
 
 def _segment_of(header: FrameHeader, payload: bytes) -> Segment:
-    """A publishable Segment from a frame (only `path`, `count` and `data` matter for publishing)."""
+    """A publishable Segment from a frame, at the path recorded in it.
+
+    The experiment and date come from that path too: a remote log's sink needs the experiment,
+    which the segment's Parquet columns do not hold.
+    """
     return _SpooledSegment(
-        experiment="",
-        date="",
+        experiment=layout.experiment_of(header.path) or "",
+        date=layout.date_of(header.path) or "",
         writer=header.writer,
         first_seq=header.first_seq,
         count=header.count,

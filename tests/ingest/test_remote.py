@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Iterator
 
 import polars as pl
@@ -11,7 +14,11 @@ import eventlog
 from eventlog.errors import BackgroundError, StoreUnavailableError
 from eventlog.log import Log
 from ingest.collector import CollectorThread
+from ingest.recovery import recover_remote_spools
 from ingest.remote import RemoteClient, RemoteRejectedError, UnreachableStore
+from ingest.spool import Spool, spool_dir
+
+from .test_recovery import make_segments, steps_in_store
 
 TOKEN = "tok"
 
@@ -169,3 +176,55 @@ def test_reconnects_after_the_server_dropped_the_connection(tmp_path: object, fr
     with CollectorThread(f"{tmp_path}/store", port=free_port):  # the kept-alive connection is now dead
         assert client.claim_run("e", writer="w") == 1
     client.close()
+
+
+def test_a_dead_remote_writers_spool_is_sent_through_the_collector_once(collector: CollectorThread) -> None:
+    segments = make_segments("dead-1", [10, 20, 5])
+    client = RemoteClient(collector.url, token=TOKEN)
+    assert client.publish(segments[0]) and not client.publish(segments[0])  # created, then already there
+    spool = Spool(spool_dir(collector.url), "dead-1")
+    spool.append(segments)
+    spool.close(remove=False)  # the writer died with all three frames spooled
+    report = recover_remote_spools(client)
+    assert (report.events, report.segments, report.already_present, report.spools) == (25, 2, 1, 1)
+    assert steps_in_store(collector.store) == list(range(35)) and not os.path.exists(spool.path)
+    assert eventlog.open(collector.url, token=TOKEN).recover() == 0  # nothing left, nothing duplicated
+    client.close()
+
+
+_KILLED_REMOTE_WRITER = r"""
+import os, signal, sys
+import eventlog
+from eventlog.errors import BackgroundError
+log = eventlog.open(sys.argv[1], token="tok", flush_every=60)
+exp = log.experiment("e")
+exp.start()
+print("started", flush=True)
+sys.stdin.readline()  # the parent stops the collector
+log.remote._retries = 1
+for i in range(100):
+    exp.log_metric("m", float(i), step=i)
+try:
+    exp.flush()
+except BackgroundError:
+    pass
+print("spooled", flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+
+def test_a_remote_writer_killed_while_the_collector_was_down_loses_nothing(tmp_path: object, free_port: int) -> None:
+    store_uri, url = f"{tmp_path}/store", f"http://127.0.0.1:{free_port}"
+    with CollectorThread(store_uri, port=free_port, token=TOKEN):
+        writer = subprocess.Popen([sys.executable, "-c", _KILLED_REMOTE_WRITER, url], stdin=subprocess.PIPE,
+                                  stdout=subprocess.PIPE, text=True)
+        assert writer.stdout is not None and writer.stdin is not None
+        assert writer.stdout.readline().strip() == "started"
+    writer.stdin.write("go\n")
+    writer.stdin.flush()
+    assert writer.stdout.readline().strip() == "spooled"
+    assert writer.wait(timeout=30) == -9
+    with CollectorThread(store_uri, port=free_port, token=TOKEN):
+        assert eventlog.open(url, token=TOKEN).recover() == 0  # opening the log already recovered them
+    values = eventlog.open(store_uri).experiment("e").data(run=1, key="m")["value"].to_list()
+    assert values == [float(i) for i in range(100)]
