@@ -24,9 +24,7 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -36,13 +34,12 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from _common import free_port, peak_rss_mb
+
 RESULTS = Path(__file__).parent / "results"
 WRITERS = 8
 EXPERIMENT = "bench"
 
-
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
 def generate(uri: str, segments: int, events: int) -> dict[str, Any]:
@@ -88,7 +85,7 @@ def worker_query(uri: str, repeat: int) -> dict[str, Any]:
             continue
         timings[name] = {"seconds": best, "rows": rows}
     timings["files"] = len(query.files(uri, EXPERIMENT))
-    timings["peak_rss_mb"] = _peak_rss_mb()
+    timings["peak_rss_mb"] = peak_rss_mb()
     return timings
 
 
@@ -110,7 +107,7 @@ def worker_compact(uri: str) -> dict[str, Any]:
         "bytes_out": report.bytes_out,
         "events_per_s": report.events_per_second,
         "mb_per_s": report.bytes_in / 1e6 / report.seconds if report.seconds else 0.0,
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
     }
 
 
@@ -149,15 +146,10 @@ def run_backend(label: str, uri: str, segments: int, events: int, repeat: int, e
             "before": before, "compact": compacted, "after": after, "gc": collected, "after_gc": after_gc}
 
 
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
 
 def start_moto() -> tuple[subprocess.Popen[bytes], str]:
     """A moto S3 server in its own process on 127.0.0.1; returns (process, endpoint)."""
-    port = _free_port()
+    port = free_port()
     exe = Path(sys.executable).with_name("moto_server")
     proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     endpoint = f"http://127.0.0.1:{port}"

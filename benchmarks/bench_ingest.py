@@ -31,6 +31,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from _common import free_port
+
 RESULTS = Path(__file__).parent / "results"
 SIZES = {
     "small": {"clients": [1, 2], "batches": [1000, 10_000], "events_per_client": 50_000},
@@ -137,11 +139,6 @@ def _warm_up(port: int, shape: str) -> None:
     conn.close()
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
 
 def _wait_listening(port: int, server: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
     deadline = time.monotonic() + timeout
@@ -164,7 +161,7 @@ def run_case(clients: int, batch: int, total: int, seed: int, shape: str) -> dic
     import psutil
 
     root = tempfile.mkdtemp(prefix="bench-ingest-")
-    port = _free_port()
+    port = free_port()
     server = subprocess.Popen(
         [
             sys.executable,

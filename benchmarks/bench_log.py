@@ -19,7 +19,6 @@ import argparse
 import json
 import os
 import platform
-import resource
 import shutil
 import subprocess
 import sys
@@ -27,6 +26,8 @@ import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import peak_rss_mb
 
 RESULTS = Path(__file__).parent / "results"
 POOL = 1 << 20  # random values are drawn from a pool of 1M floats: no repeats within a segment
@@ -47,9 +48,6 @@ def _disk_bytes(root: str, suffixes: tuple[str, ...] = ("",)) -> int:
     return total
 
 
-def _peak_rss_mb() -> float:
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-
 
 def worker_eventlog(mode: str, steps: int, keys: int, root: str, durability: str) -> dict[str, Any]:
     import eventlog
@@ -59,7 +57,7 @@ def worker_eventlog(mode: str, steps: int, keys: int, root: str, durability: str
     log = eventlog.open(root, durability=durability)
     exp = log.experiment("bench")
     exp.start()
-    rss_before = _peak_rss_mb()
+    rss_before = peak_rss_mb()
     started = time.perf_counter()
     i = 0
     if mode == "log_metric":
@@ -82,7 +80,7 @@ def worker_eventlog(mode: str, steps: int, keys: int, root: str, durability: str
         "seconds": done - started,
         "hot_path_seconds": logged - started,
         "bytes": _disk_bytes(os.path.join(root, "seg"), (".parquet",)),
-        "peak_rss_mb": _peak_rss_mb(),
+        "peak_rss_mb": peak_rss_mb(),
         "rss_before_mb": rss_before,
     }
 
@@ -101,7 +99,7 @@ def worker_tensorboardx(steps: int, keys: int, root: str) -> dict[str, Any]:
             i += 1
     writer.close()
     done = time.perf_counter()
-    return {"events": steps * keys, "seconds": done - started, "bytes": _disk_bytes(root), "peak_rss_mb": _peak_rss_mb()}
+    return {"events": steps * keys, "seconds": done - started, "bytes": _disk_bytes(root), "peak_rss_mb": peak_rss_mb()}
 
 
 def worker_mlflow(steps: int, keys: int, root: str) -> dict[str, Any]:
@@ -119,7 +117,7 @@ def worker_mlflow(steps: int, keys: int, root: str) -> dict[str, Any]:
                 mlflow.log_metric(name, values[i & (POOL - 1)], step=step)
                 i += 1
     done = time.perf_counter()
-    return {"events": steps * keys, "seconds": done - started, "bytes": _disk_bytes(root), "peak_rss_mb": _peak_rss_mb()}
+    return {"events": steps * keys, "seconds": done - started, "bytes": _disk_bytes(root), "peak_rss_mb": peak_rss_mb()}
 
 
 def worker_floor(steps: int, keys: int, root: str) -> dict[str, Any]:
@@ -145,7 +143,7 @@ def worker_floor(steps: int, keys: int, root: str) -> dict[str, Any]:
     table = pa.table({"key": col_key, "value": col_value, "step": col_step, "dt": pa.array(col_dt, pa.int64())})
     pq.write_table(table, os.path.join(root, "floor.parquet"), compression="zstd")
     done = time.perf_counter()
-    return {"events": steps * keys, "seconds": done - started, "bytes": _disk_bytes(root), "peak_rss_mb": _peak_rss_mb()}
+    return {"events": steps * keys, "seconds": done - started, "bytes": _disk_bytes(root), "peak_rss_mb": peak_rss_mb()}
 
 
 def run_worker(args: argparse.Namespace) -> None:

@@ -23,12 +23,13 @@ import argparse
 import json
 import os
 import platform
-import resource
 import subprocess
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import peak_rss_mb
 
 RESULTS = Path(__file__).parent / "results"
 EXPERIMENTS = 50
@@ -246,7 +247,7 @@ def worker(engine: str, name: str, root: str) -> dict[str, Any]:
     started = time.perf_counter()
     rows = polars_query(name, root) if engine == "eventlog" else duckdb_query(name, root)
     seconds = time.perf_counter() - started
-    return {"seconds": seconds, "rows": rows, "peak_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024}
+    return {"seconds": seconds, "rows": rows, "peak_rss_mb": peak_rss_mb()}
 
 
 def _run_worker(engine: str, name: str, root: str) -> dict[str, Any]:
