@@ -86,20 +86,22 @@ def to_step(step: Any) -> int | None:
 
     Raises:
         TypeError: the step is not an integer.
+        ValueError: the step does not fit in 64 signed bits.
     """
     if step is None:
         return None
     if isinstance(step, bool):
         raise TypeError(f"step must be an int or None, got bool {step!r}")
     if isinstance(step, float):
-        if math.isfinite(step) and step.is_integer():
-            return int(step)
-        raise TypeError(f"step must be an int or None, got float {step!r}")
-    try:
-        value = operator.index(step)
-    except TypeError as exc:
-        raise TypeError(f"step must be an int or None, got {type(step).__name__} {step!r}") from exc
-    if not -(2**63) < value < 2**63:
+        if not (math.isfinite(step) and step.is_integer()):
+            raise TypeError(f"step must be an int or None, got float {step!r}")
+        value = int(step)
+    else:
+        try:
+            value = operator.index(step)
+        except TypeError as exc:
+            raise TypeError(f"step must be an int or None, got {type(step).__name__} {step!r}") from exc
+    if not -(2**63) <= value < 2**63:
         raise ValueError(f"step {value} is out of range: steps are 64-bit signed integers")
     return value
 
