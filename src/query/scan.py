@@ -93,15 +93,17 @@ def empty_frame() -> pl.LazyFrame:
     return pl.LazyFrame(schema={**dict(file_schema()), **HIVE_SCHEMA})
 
 
-def _partition(path: str) -> tuple[str, _dt.date | None]:
-    date = None
-    for part in path.split("/"):
-        if part.startswith("date="):
-            try:
-                date = _dt.date.fromisoformat(part[5:])
-            except ValueError:
-                date = None
-    return layout.experiment_of(path) or "", date
+def _experiment(path: str) -> str:
+    return layout.experiment_of(path) or ""
+
+
+def _date(path: str) -> _dt.date | None:
+    """The path's `date=` partition as a date (None: none, or not a date, so never pruned)."""
+    text = layout.date_of(path)
+    try:
+        return _dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
 
 
 def select_files(
@@ -132,9 +134,9 @@ def select_files(
     first, last = (since.date() if since else None), (end.date() if end else None)
     kept: list[FileInfo] = []
     for info in snapshot.files:
-        name, date = _partition(info.path)
-        if not matches(name):
+        if not matches(_experiment(info.path)):
             continue
+        date = _date(info.path)
         if date is not None and ((first and date < first) or (last and date > last)):
             continue
         kept.append(info)
@@ -167,8 +169,9 @@ def scan_snapshot(snapshot: Snapshot) -> pl.LazyFrame:
 
 def _read_via_fsspec(store: Store, path: str) -> pl.DataFrame:
     frame = pl.read_parquet(io.BytesIO(store.read(path)))
-    name, date = _partition(path)
-    return frame.with_columns(pl.lit(name, dtype=pl.String).alias("experiment"), pl.lit(date, dtype=pl.Date).alias("date"))
+    return frame.with_columns(
+        pl.lit(_experiment(path), dtype=pl.String).alias("experiment"), pl.lit(_date(path), dtype=pl.Date).alias("date")
+    )
 
 
 def scan_store(store: Store | str | None, experiment: Any = "*") -> pl.LazyFrame:
@@ -234,7 +237,7 @@ def _runs_of(snapshot: Snapshot, experiment: str) -> list[int]:
     known = run_claims.list_runs(snapshot.store, experiment)
     if known:
         return known
-    files = [f for f in snapshot.files if _partition(f.path)[0] == experiment]
+    files = [f for f in snapshot.files if _experiment(f.path) == experiment]
     found = scan_snapshot(replace(snapshot, files=files)).select(pl.col("run").unique()).collect()
     return sorted(int(r) for r in found["run"].drop_nulls())
 
@@ -242,7 +245,7 @@ def _runs_of(snapshot: Snapshot, experiment: str) -> list[int]:
 def _run_predicate(snapshot: Snapshot, run: Any) -> pl.Expr | None:
     if not _needs_runs(run):
         return match("run", run)
-    names = sorted({_partition(f.path)[0] for f in snapshot.files})
+    names = sorted({_experiment(f.path) for f in snapshot.files})
     if not names:
         return pl.lit(False)
     predicates: list[pl.Expr] = []
