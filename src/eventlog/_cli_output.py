@@ -149,31 +149,21 @@ def parse_scalar(text: str) -> Any:
     return text
 
 
-_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
-
-
 def parse_time(text: str | None, *, now: _dt.datetime | None = None) -> _dt.datetime | None:
     """A `--since/--end` value: `5h`, `2d`, `1w` (units s m h d w) ago, or an ISO date/time (UTC if naive).
+
+    The CLI's wording over `query.timefilters.parse_time`, which reads the same forms for the library.
 
     Raises:
         ValueError: neither form; the message shows both.
     """
-    if text is None:
-        return None
-    text = text.strip()
-    unit = _UNITS.get(text[-1:])
-    if unit is not None:
-        try:
-            amount = float(text[:-1])
-        except ValueError:
-            amount = None
-        if amount is not None:
-            return (now or _dt.datetime.now(_dt.UTC)) - _dt.timedelta(seconds=amount * unit)
+    from query.filters import InvalidFilterError
+    from query.timefilters import parse_time as parse_bound
+
     try:
-        when = _dt.datetime.fromisoformat(text)
-    except ValueError as exc:
+        return parse_bound(text, now=now)
+    except InvalidFilterError as exc:
         raise ValueError(f"cannot read time {text!r}; use e.g. 5h, 2d, 1w (ago) or 2026-11-23T10:00") from exc
-    return when if when.tzinfo is not None else when.replace(tzinfo=_dt.UTC)
 
 
 @contextmanager

@@ -213,3 +213,15 @@ def test_value_parsing_and_formatting_helpers() -> None:
         parse_time("soon")
     assert [format_duration(s) for s in (3.21, 187.0, 3720.0, None)] == ["3.2s", "3m 07s", "1h 02m", ""]
     assert format_value(0.123456789) == "0.123457" and format_value(None) == "" and format_value(float("nan")) == "nan"
+
+
+def test_since_and_end_read_what_the_library_reads() -> None:
+    # Regression: the CLI had a parser of its own, which crashed with an OverflowError traceback on
+    # `--since 99999999999w` and refused `--since "2 days"`, a form `exp.data(since=...)` takes.
+    import datetime as dt
+
+    from eventlog._cli_output import parse_time
+
+    now = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
+    assert parse_time("2 days", now=now) == dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
+    assert parse_time("99999999999w", now=now) == dt.datetime(1677, 9, 21, 0, 12, 44, tzinfo=dt.UTC)  # the first event time
