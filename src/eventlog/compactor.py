@@ -32,7 +32,7 @@ from typing import Any
 from eventlog import layout
 from eventlog._compact_commit import CompactionError, try_create
 from eventlog._compact_stream import write_partition
-from eventlog.manifest import CompactedFile, Manifest, covered_set, load_latest, segment_id
+from eventlog.manifest import CompactedFile, Manifest, load_latest, segment_id
 from eventlog.store import FileInfo, Store
 
 __all__ = ["CompactionError", "CompactionPolicy", "CompactionReport", "compact", "forget_experiment"]
@@ -230,12 +230,12 @@ def _plan(store: Store, experiment: str, manifest: Manifest, rules: CompactionPo
     pattern = "*" if experiment == "all" else experiment
     is_name = not any(ch in pattern for ch in "*?[")
     prefix = layout.experiment_dir(layout.SEGMENTS, experiment) if is_name else layout.SEGMENTS
-    covered = covered_set(manifest)
+    covered = manifest.covered_ids()
     cutoff = time.time() - rules.min_lag
     by_partition: dict[str, list[FileInfo]] = {}
     for info in store.find(prefix):
         found = segment_id(info.path)
-        if found is None or info.path in covered or (rules.min_lag > 0 and info.mtime > cutoff):
+        if found is None or found in covered or (rules.min_lag > 0 and info.mtime > cutoff):
             continue
         if not fnmatch.fnmatchcase(layout.experiment_of(info.path) or "", pattern):
             continue
@@ -275,7 +275,7 @@ def _commit(store: Store, item: _Work, rules: CompactionPolicy, fault: Fault, re
     base = load_latest(store)
     new_covered = [sid for sid in (segment_id(s.path) for s in item.segments) if sid is not None]
     for attempt in range(rules.retries):
-        _check_still_ours(base, item)
+        _check_still_ours(base, item, new_covered)
         candidate = base.evolve(
             add_files=item.written, remove_files=[f.path for f in item.small], add_covered=new_covered
         )
@@ -309,10 +309,9 @@ def _back_off(attempt: int) -> None:
     time.sleep(random.uniform(0.0, 0.02 * 2**attempt))
 
 
-def _check_still_ours(base: Manifest, item: _Work) -> None:
-    covered = covered_set(base)
+def _check_still_ours(base: Manifest, item: _Work, segment_ids: list[tuple[str, str, int]]) -> None:
     visible = {f.path for f in base.files}
-    if any(s.path in covered for s in item.segments) or any(f.path not in visible for f in item.small):
+    if not base.covered_ids([item.partition]).isdisjoint(segment_ids) or any(f.path not in visible for f in item.small):
         raise _Lost(item.partition)
 
 

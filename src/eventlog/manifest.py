@@ -79,10 +79,14 @@ class Manifest(msgspec.Struct):
     files: list[CompactedFile] = []
     covered: dict[str, dict[str, list[int]]] = {}
 
-    def covered_ids(self) -> set[tuple[str, str, int]]:
-        """Every covered segment as (partition, writer, first_seq)."""
+    def covered_ids(self, partitions: Iterable[str] | None = None) -> set[tuple[str, str, int]]:
+        """Every covered segment as (partition, writer, first_seq); only those of `partitions` if given.
+
+        The tombstones of all history add up (they are never dropped): decode only what is needed.
+        """
+        chosen = self.covered if partitions is None else {p: self.covered[p] for p in partitions if p in self.covered}
         out: set[tuple[str, str, int]] = set()
-        for partition, writers in self.covered.items():
+        for partition, writers in chosen.items():
             for writer, deltas in writers.items():
                 seq = 0
                 for delta in deltas:
@@ -104,13 +108,15 @@ class Manifest(msgspec.Struct):
         """
         removed = set(remove_files)
         files = [f for f in self.files if f.path not in removed] + list(add_files)
-        ids = self.covered_ids() | set(add_covered)
+        added = set(add_covered)
+        # Only the partitions gaining segments are decoded and encoded again; the others are copied.
+        touched = _encode_covered(self.covered_ids({partition for partition, _, _ in added}) | added)
         return Manifest(
             version=self.version + 1,
             commit=uuid.uuid4().hex,
             created=time.time(),
             files=sorted(files, key=lambda f: f.path),
-            covered=_encode_covered(ids),
+            covered=dict(sorted({**self.covered, **touched}.items())),
         )
 
     def without_experiment(self, experiment: str) -> Manifest:

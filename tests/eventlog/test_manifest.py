@@ -49,3 +49,17 @@ def test_commits_are_create_if_absent_and_the_latest_wins(any_uri: str) -> None:
     assert manifest.load_latest(store).commit == two.commit
     with pytest.raises(FileNotFoundError):
         manifest.read_manifest(store, 3)
+
+
+def test_evolve_re_encodes_only_the_partitions_gaining_segments() -> None:
+    other = "seg/experiment=b/date=2026-11-24/w2/{:020d}.parquet"
+    first = Manifest().evolve(add_covered=[manifest.segment_id(p.format(s)) for p in (SEG, other) for s in (3, 9)])  # type: ignore[misc]
+    second = first.evolve(add_covered=[manifest.segment_id(SEG.format(s)) for s in (1, 7)])  # type: ignore[misc]
+    assert second.covered["experiment=a/date=2026-11-23"] == {"w1": [1, 2, 4, 2]}
+    assert second.covered["experiment=b/date=2026-11-24"] is first.covered["experiment=b/date=2026-11-24"]
+    assert list(second.covered) == sorted(second.covered)
+    assert second.covered_ids(["experiment=b/date=2026-11-24", "experiment=c/date=2026-11-24"]) == {
+        ("experiment=b/date=2026-11-24", "w2", 3),
+        ("experiment=b/date=2026-11-24", "w2", 9),
+    }
+    assert second.covered_ids() == second.covered_ids(second.covered)
