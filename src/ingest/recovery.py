@@ -76,7 +76,9 @@ def _try_lock(path: str) -> int | None:
     return fd
 
 
-def _recover_file(publish_one: Callable[[Segment], bool], where: str, path: str, fd: int, report: RecoveryReport) -> None:
+def _recover_file(
+    publish_one: Callable[[Segment], bool], where: str, retry: str, path: str, fd: int, report: RecoveryReport
+) -> None:
     with open(fd, "rb", closefd=False) as f:
         data = f.read()
     scan = decode_frames(data)
@@ -96,7 +98,7 @@ def _recover_file(publish_one: Callable[[Segment], bool], where: str, path: str,
         except Exception as exc:
             raise RecoveryError(
                 f"recovering {path}: publishing {segment.path} to {where} failed ({type(exc).__name__}: {exc}); "
-                "the spool file is kept: recover again once it is reachable (`eventlog recover`, or open the log again)"
+                f"the spool file is kept: {retry}"
             ) from exc
         if created:
             report.segments += 1
@@ -125,7 +127,8 @@ def recover_spools(store: Store, *, spool_base: str | None = None) -> RecoveryRe
     Raises:
         RecoveryError: the store refused a segment; that spool file is kept for a later try.
     """
-    return _recover_directory(spool_dir(store, spool_base), lambda segment: publish(store, segment), store.uri)
+    retry = f"once the store is reachable, run `eventlog recover --store {store.uri}` or open the log again"
+    return _recover_directory(spool_dir(store, spool_base), lambda segment: publish(store, segment), store.uri, retry)
 
 
 def recover_remote_spools(client: RemoteClient, *, spool_base: str | None = None) -> RecoveryReport:
@@ -144,10 +147,12 @@ def recover_remote_spools(client: RemoteClient, *, spool_base: str | None = None
     Raises:
         RecoveryError: the collector refused a segment or is down; that spool file is kept for a later try.
     """
-    return _recover_directory(spool_dir(client.uri, spool_base), client.publish, f"the collector {client.uri}")
+    # Not `eventlog recover`: the CLI reads stores, and this spool is keyed by the collector's URL.
+    retry = f"once the collector is reachable, open the log again (eventlog.open({client.uri!r})) or call Log.recover()"
+    return _recover_directory(spool_dir(client.uri, spool_base), client.publish, f"the collector {client.uri}", retry)
 
 
-def _recover_directory(directory: str, publish_one: Callable[[Segment], bool], where: str) -> RecoveryReport:
+def _recover_directory(directory: str, publish_one: Callable[[Segment], bool], where: str, retry: str) -> RecoveryReport:
     report = RecoveryReport()
     try:
         names = sorted(n for n in os.listdir(directory) if n.endswith(SUFFIX))
@@ -167,7 +172,7 @@ def _recover_directory(directory: str, publish_one: Callable[[Segment], bool], w
                     continue
             except FileNotFoundError:
                 continue
-            _recover_file(publish_one, where, path, fd, report)
+            _recover_file(publish_one, where, retry, path, fd, report)
         finally:
             os.close(fd)
     if report.events or report.problems:

@@ -14,7 +14,7 @@ import eventlog
 from eventlog.errors import BackgroundError, StoreUnavailableError
 from eventlog.log import Log
 from ingest.collector import CollectorThread
-from ingest.recovery import recover_remote_spools
+from ingest.recovery import RecoveryError, recover_remote_spools
 from ingest.remote import RemoteClient, RemoteRejectedError, UnreachableStore
 from ingest.spool import Spool, spool_dir
 
@@ -228,3 +228,15 @@ def test_a_remote_writer_killed_while_the_collector_was_down_loses_nothing(tmp_p
         assert eventlog.open(url, token=TOKEN).recover() == 0  # opening the log already recovered them
     values = eventlog.open(store_uri).experiment("e").data(run=1, key="m")["value"].to_list()
     assert values == [float(i) for i in range(100)]
+
+
+def test_a_remote_spool_that_cannot_be_sent_says_how_to_retry(free_port: int) -> None:
+    # Regression: the message said to run `eventlog recover`, which refuses a collector URL and
+    # would look in the store's spool directory, not in the one keyed by the collector.
+    spool = Spool(spool_dir(f"http://127.0.0.1:{free_port}"), "dead-1")
+    spool.append(make_segments("dead-1", [5]))
+    spool.close(remove=False)
+    client = RemoteClient(f"http://127.0.0.1:{free_port}", retries=1)  # nothing listens there
+    with pytest.raises(RecoveryError, match=r"open the log again \(eventlog.open\('http://127.0.0.1") as raised:
+        recover_remote_spools(client)
+    assert "eventlog recover" not in str(raised.value) and os.path.exists(spool.path)
