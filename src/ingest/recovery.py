@@ -20,12 +20,15 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from eventlog.errors import EventLogError
 from eventlog.segment import Segment, publish
 from eventlog.store import Store
-from ingest.remote import RemoteClient
 from ingest.spool import SUFFIX, decode_frames, iter_segments, spool_dir
+
+if TYPE_CHECKING:  # only a type here: a local log's open (which recovers) need not import the HTTP client
+    from ingest.remote import RemoteClient
 
 __all__ = ["RecoveryError", "RecoveryReport", "recover", "recover_remote_spools", "recover_spools"]
 
