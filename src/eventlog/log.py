@@ -17,10 +17,10 @@ import time
 import weakref
 from typing import TYPE_CHECKING, Any, Literal
 
-from eventlog import env, run_claims
+from eventlog import run_claims
 from eventlog.experiment import Experiment
 from eventlog.identity import current_identity
-from eventlog.store import open_store
+from eventlog.store import open_store, resolve_uri
 
 if TYPE_CHECKING:
     from types import TracebackType
@@ -86,21 +86,19 @@ class Log:
             durability=durability,
         )
         self.remote: Any = None
-        uri = uri or os.environ.get(env.EVENTLOG_URI)  # before the check: $EVENTLOG_URI may name a collector
-        if uri is not None and uri.startswith(("http://", "https://")):
+        uri = resolve_uri(uri)  # before the check: $EVENTLOG_URI may name a collector
+        if uri.startswith(("http://", "https://")):
             # A remote logger: events go to a collector (`eventlog serve`), which owns the store.
             from ingest.remote import RemoteClient
 
             self.remote = RemoteClient(uri, token=token)
             self.store = self.remote.store_view()
             self.recorder = Recorder(self.store, self.identity, self.policy, sink=self.remote.sink, spool_for=self.remote.uri)
-            if recover:
-                self._recover_at_open()
         else:
             self.store = open_store(uri, storage_options)
             self.recorder = Recorder(self.store, self.identity, self.policy)
-            if recover:
-                self._recover_at_open()
+        if recover:
+            self._recover_at_open()
         self._active: weakref.WeakSet[Experiment] = weakref.WeakSet()
         self._handles: weakref.WeakSet[Experiment] = weakref.WeakSet()
         self._active_lock = threading.Lock()
