@@ -188,7 +188,8 @@ def test_a_dead_remote_writers_spool_is_sent_through_the_collector_once(collecto
     report = recover_remote_spools(client)
     assert (report.events, report.segments, report.already_present, report.spools) == (25, 2, 1, 1)
     assert steps_in_store(collector.store) == list(range(35)) and not os.path.exists(spool.path)
-    assert eventlog.open(collector.url, token=TOKEN).recover() == 0  # nothing left, nothing duplicated
+    with eventlog.open(collector.url, token=TOKEN) as log:
+        assert log.recover() == 0  # nothing left, nothing duplicated
     client.close()
 
 
@@ -224,9 +225,10 @@ def test_a_remote_writer_killed_while_the_collector_was_down_loses_nothing(tmp_p
     writer.stdin.flush()
     assert writer.stdout.readline().strip() == "spooled"
     assert writer.wait(timeout=30) == -9
-    with CollectorThread(store_uri, port=free_port, token=TOKEN):
-        assert eventlog.open(url, token=TOKEN).recover() == 0  # opening the log already recovered them
-    values = eventlog.open(store_uri).experiment("e").data(run=1, key="m")["value"].to_list()
+    with CollectorThread(store_uri, port=free_port, token=TOKEN), eventlog.open(url, token=TOKEN) as log:
+        assert log.recover() == 0  # opening the log already recovered them
+    with eventlog.open(store_uri) as direct:
+        values = direct.experiment("e").data(run=1, key="m")["value"].to_list()
     assert values == [float(i) for i in range(100)]
 
 
