@@ -23,9 +23,6 @@ class ExperimentReads:
     _log: Log
     _run: int | None
 
-    def flush(self, timeout: float | None = None) -> None:  # implemented by Experiment
-        raise NotImplementedError
-
     def _default_run(self, run: Any, since: Any) -> Any:
         if run is None:
             return "*" if self._run is None or since is not None else self._run
@@ -99,7 +96,7 @@ class ExperimentReads:
         """
         if force is not True:
             raise ValueError(f"clear() deletes every event of experiment {self.name!r}; call clear(force=True) to confirm")
-        self.flush()
+        self._log.flush()  # events still buffered would otherwise land after the delete
         from eventlog.clearing import clear_experiment
 
         return clear_experiment(self._log.store, self.name)
