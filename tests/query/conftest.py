@@ -19,16 +19,12 @@ from eventlog import layout
 from eventlog.event import Event
 from eventlog.segment import encode_table, table_from_events
 from eventlog.store import open_store
+from eventlog.values import to_dt_ns
 
 _SEQ = itertools.count()
 T0 = _dt.datetime(2026, 1, 10, 12, 0, tzinfo=_dt.UTC)
 
 Writer = Callable[[str, list[dict[str, Any]]], None]
-
-
-def ns(when: _dt.datetime) -> int:
-    """Nanoseconds since the epoch of an aware datetime."""
-    return int(when.timestamp()) * 10**9 + when.microsecond * 1000
 
 
 def write_events(uri: str, rows: list[dict[str, Any]]) -> None:
@@ -52,7 +48,7 @@ def write_events(uri: str, rows: list[dict[str, Any]]) -> None:
             "extra": {},
             **row,
         }
-        fields["dt"] = ns(row.get("dt", T0))
+        fields["dt"] = to_dt_ns(row.get("dt", T0))
         fields["seq"] = row.get("seq", next(_SEQ))
         event = Event(**fields)
         groups[(event.experiment, layout.date_of_ns(event.dt), writer)].append(event)
