@@ -164,6 +164,12 @@ def _check(ref: dict[str, Any], size: int, sha256: str, where: str) -> None:
         )
 
 
+def _missing(ref: dict[str, Any], where: str) -> ArtifactCorruptError:
+    return ArtifactCorruptError(
+        f"artifact {ref.get('name')!r}: payload {where} is missing (deleted from the store); it cannot be restored, log it again"
+    )
+
+
 def _cache_dir(dest: str | Path | None) -> Path:
     if dest is not None:
         return Path(dest)
@@ -175,7 +181,7 @@ def _restore_file(store: Store, ref: dict[str, Any], dest: str | Path | None) ->
     if store.is_local and dest is None:
         # The payload is already a local file: hand out its path (read it; do not modify it).
         if not os.path.isfile(full):
-            raise ArtifactCorruptError(f"artifact {ref.get('name')!r}: payload {full} is missing")
+            raise _missing(ref, full)
         _check(ref, *_hash_file(full), where=full)
         return Path(full)
     target = _cache_dir(dest) / ref["sha256"] / ref.get("filename", "artifact")
@@ -189,7 +195,7 @@ def _restore_file(store: Store, ref: dict[str, Any], dest: str | Path | None) ->
             with store.fs.open(full, "rb", block_size=CHUNK, cache_type="none") as src, open(tmp, "wb") as dst:
                 found = _copy(src, dst)  # hashed on the way: the download is not read a second time
         except FileNotFoundError as exc:
-            raise ArtifactCorruptError(f"artifact {ref.get('name')!r}: payload {store.url(ref['path'])} is missing") from exc
+            raise _missing(ref, store.url(ref["path"])) from exc
         _check(ref, *found, where=store.url(ref["path"]))
         os.replace(tmp, target)
     finally:
@@ -225,7 +231,7 @@ def restore_artifact(store: Store, ref: dict[str, Any], *, dest: str | Path | No
         try:
             data = store.read(ref["path"])
         except FileNotFoundError as exc:
-            raise ArtifactCorruptError(f"artifact {ref.get('name')!r}: payload {store.url(ref['path'])} is missing") from exc
+            raise _missing(ref, store.url(ref["path"])) from exc
         _check(ref, len(data), hashlib.sha256(data).hexdigest(), where=store.url(ref["path"]))
         return cloudpickle.loads(data)
     raise ValueError(f"artifact {ref.get('name')!r}: unknown format {kind!r} (known: json, file, pickle)")
