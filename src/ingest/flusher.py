@@ -51,7 +51,7 @@ class Outbox(Protocol):
 
 
 class MemoryOutbox:
-    """Segments wait in memory until the sink has them (`durability="memory"`, and remote sinks).
+    """Segments wait in memory until the sink has them (`durability="memory"`, or a custom sink without a spool).
 
     Args:
         sink: publishes segments (idempotently); raises on failure.
