@@ -3,9 +3,9 @@
 Per partition (experiment, date), one round is:
 
 1. read the latest manifest v;
-2. pick the raw segments v does not cover and that are older than `min_lag` (storage mtime),
-   plus v's *small* compacted files of the partition (so that frequent compactions do not leave
-   many small compacted files behind);
+2. pick the raw segments v does not cover and that are older than `min_lag` (storage mtimes
+   against the storage's clock, `Store.now`), plus v's *small* compacted files of the partition
+   (so that frequent compactions do not leave many small compacted files behind);
 3. write compacted files of at most `max_events` events / about `target_bytes` input bytes each,
    sorted by (run, key, step, dt) and de-duplicated by event id (writer, seq), under a fresh
    unique name in `cmp/` (invisible: only a manifest makes a compacted file visible);
@@ -23,6 +23,7 @@ comparing its commit id. Nothing here imports `ingest` or `query`.
 from __future__ import annotations
 
 import fnmatch
+import math
 import random
 import time
 from collections.abc import Callable
@@ -51,7 +52,7 @@ class CompactionPolicy:
     Attributes:
         target_bytes: input bytes merged into one compacted file (default 128 MiB).
         max_events: events per compacted file at most; bounds memory (about 250 bytes per event).
-        min_lag: only merge raw segments at least this many seconds old (by storage mtime).
+        min_lag: only merge raw segments at least this many seconds old (by the storage's clock).
         min_files: merge a partition only if it has at least this many input files.
         small_fraction: a compacted file with fewer than `small_fraction * max_events` events is
             merged again with new segments.
@@ -231,11 +232,12 @@ def _plan(store: Store, experiment: str, manifest: Manifest, rules: CompactionPo
     is_name = not any(ch in pattern for ch in "*?[")
     prefix = layout.experiment_dir(layout.SEGMENTS, experiment) if is_name else layout.SEGMENTS
     covered = manifest.covered_ids()
-    cutoff = time.time() - rules.min_lag
+    # Storage mtimes are set by the storage's clock: this machine's may be hours off (see gc).
+    cutoff = store.now() - rules.min_lag if rules.min_lag > 0 else math.inf
     by_partition: dict[str, list[FileInfo]] = {}
     for info in store.find(prefix):
         found = segment_id(info.path)
-        if found is None or found in covered or (rules.min_lag > 0 and info.mtime > cutoff):
+        if found is None or found in covered or info.mtime > cutoff:
             continue
         if not fnmatch.fnmatchcase(layout.experiment_of(info.path) or "", pattern):
             continue

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from types import SimpleNamespace
 
 import pyarrow.parquet as pq
 import pytest
@@ -14,7 +16,7 @@ from eventlog._compact_merge import SOURCES_KEY
 from eventlog._compact_testing import make_segment, write_segments
 from eventlog.compactor import CompactionReport, compact
 from eventlog.segment import publish
-from eventlog.store import open_store
+from eventlog.store import CLOCK_PROBES, open_store
 from query.snapshot import take_snapshot
 
 from .conftest import log_loss_runs, seen
@@ -84,6 +86,18 @@ def test_min_lag_leaves_young_segments_alone(local_uri: str) -> None:
     report = compact(store, min_lag=3600)
     assert report.files_merged == 0 and report.version is None and str(report).startswith("nothing to compact")
     assert manifest.latest_version(store) == 0
+
+
+def test_min_lag_is_measured_by_the_storage_clock(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Regression: a machine clock hours ahead of the storage's made fresh segments look old enough."""
+    store = open_store(local_uri)
+    write_segments(store, "a", segments=3, events=50)
+    ahead = SimpleNamespace(
+        time=lambda: time.time() + 7200, perf_counter=time.perf_counter, monotonic=time.monotonic, sleep=time.sleep
+    )
+    monkeypatch.setattr("eventlog.compactor.time", ahead)
+    assert compact(store, min_lag=3600).files_merged == 0
+    assert store.find(CLOCK_PROBES) == []
 
 
 def test_only_the_named_experiment_is_compacted_and_progress_is_reported(local_uri: str) -> None:
