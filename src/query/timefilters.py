@@ -12,6 +12,8 @@ import datetime as _dt
 import re
 from typing import Any
 
+import polars as pl
+
 from query.filters import InvalidFilterError
 
 __all__ = ["parse_time", "seconds_between"]
@@ -94,7 +96,7 @@ def _within_event_times(bound: _dt.datetime) -> _dt.datetime:
     return min(max(bound, _FIRST_EVENT_TIME), _LAST_EVENT_TIME)
 
 
-def seconds_between(end: Any, start: Any) -> Any:
+def seconds_between(end: pl.Expr, start: pl.Expr) -> pl.Expr:
     """A polars expression: `end - start` in seconds as Float64, exact for whole seconds.
 
     (`dt.total_seconds(fractional=True)` multiplies by 1e-9 and gives 30.000000000000004 for 30 s.)
@@ -106,7 +108,5 @@ def seconds_between(end: Any, start: Any) -> Any:
     Returns:
         The Float64 expression.
     """
-    import polars as pl
-
     nanos = (end - start).dt.total_nanoseconds()
     return (nanos // 1_000_000_000).cast(pl.Float64) + (nanos % 1_000_000_000).cast(pl.Float64) / 1e9
