@@ -222,7 +222,14 @@ def read_manifest(store: Store, version: int) -> Manifest:
     if cached is not None:
         _cache.move_to_end(key)
         return cached
-    manifest = msgspec.json.decode(store.read(manifest_path(version)), type=Manifest)
+    path = manifest_path(version)
+    try:
+        manifest = msgspec.json.decode(store.read(path), type=Manifest)
+    except msgspec.DecodeError as exc:  # every reader, compaction and gc stops here: say which file
+        raise msgspec.DecodeError(
+            f"{path} in {store.uri} is not a valid manifest ({exc}); it is damaged or was not written by eventlog: "
+            "restore it from a backup"
+        ) from exc
     _cache[key] = manifest
     while len(_cache) > _CACHE_SIZE:
         _cache.popitem(last=False)

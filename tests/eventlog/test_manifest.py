@@ -63,3 +63,10 @@ def test_evolve_re_encodes_only_the_partitions_gaining_segments() -> None:
         ("experiment=b/date=2026-11-24", "w2", 9),
     }
     assert second.covered_ids() == second.covered_ids(second.covered)
+
+
+def test_a_damaged_manifest_is_named_in_the_error(local_uri: str) -> None:
+    store = open_store(local_uri)
+    store.create(manifest.manifest_path(1), b"[1, 2]")
+    with pytest.raises(manifest.msgspec.DecodeError, match=r"_manifest/00000000000000000001.json .* not a valid manifest"):
+        manifest.load_latest(store)
