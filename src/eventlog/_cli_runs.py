@@ -17,7 +17,6 @@ from query.filters import is_pattern, match
 __all__ = ["apply_filter", "resolve_column", "runs_view"]
 
 _FILTER = re.compile(r"^\s*(?P<column>[^<>=!]+?)\s*(?P<op>>=|<=|!=|=|>|<)\s*(?P<value>.*?)\s*$")
-_OPERATORS = {"=", "!=", ">", ">=", "<", "<="}
 
 
 def resolve_column(frame: pl.DataFrame, name: str) -> str:
@@ -40,7 +39,7 @@ def apply_filter(frame: pl.DataFrame, expression: str) -> pl.DataFrame:
         KeyError: the column does not exist.
     """
     found = _FILTER.match(expression)
-    if found is None or found["op"] not in _OPERATORS:
+    if found is None:
         raise ValueError(f"cannot parse filter {expression!r}; write COLUMN OP VALUE, e.g. 'param.lr>=0.1' or 'status=completed'")
     column = resolve_column(frame, found["column"])
     op, text = found["op"], found["value"]
