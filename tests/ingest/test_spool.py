@@ -12,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventlog.segment import Segment
-from ingest.spool import FRAME_MAGIC, Spool, SpoolOutbox, decode_frames, encode_frame
+from ingest.spool import FRAME_MAGIC, Spool, SpoolOutbox, decode_frames, encode_frame, iter_segments
 
 
 def seg(first_seq: int, data: bytes, count: int = 3) -> Segment:
@@ -30,6 +30,14 @@ def test_frames_round_trip_with_path_writer_seq_and_count() -> None:
     assert [(h.path, h.writer, h.first_seq, h.count, p) for h, p in scan.frames] == [
         (s.path, "w1", s.first_seq, s.count, s.data) for s in segments
     ]
+
+
+def test_segments_read_back_from_frames_keep_their_experiment_date_and_path() -> None:
+    # A remote log's sink sends the experiment, which the Parquet columns do not hold (1b141c2).
+    original = Segment(experiment="my exp #1", date="2026-11-23", writer="w1", first_seq=3, count=2, data=b"PAR1")
+    (back,) = iter_segments(decode_frames(encode_frame(original)).frames)
+    assert (back.experiment, back.date, back.path) == ("my exp #1", "2026-11-23", original.path)
+    assert (back.writer, back.first_seq, back.count, back.data) == ("w1", 3, 2, b"PAR1")
 
 
 def test_a_torn_tail_is_reported_and_everything_before_it_kept() -> None:
