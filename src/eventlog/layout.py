@@ -56,7 +56,7 @@ def date_of_ns(dt_ns: int) -> str:
 
 
 def experiment_dir(area: str, experiment: str) -> str:
-    """`<area>/experiment=<name>`, the directory of all of one experiment's partitions in an area (seg or cmp)."""
+    """`<area>/experiment=<name>`, the directory of one experiment's files in an area (seg, cmp or runs)."""
     return f"{area}/experiment={encode_name(experiment)}"
 
 
@@ -88,7 +88,7 @@ def date_of(path: str) -> str | None:
 
 def claims_dir(experiment: str) -> str:
     """Directory of the run-number claims of one experiment."""
-    return f"{RUNS}/experiment={encode_name(experiment)}"
+    return experiment_dir(RUNS, experiment)
 
 
 def claim_path(experiment: str, run: int) -> str:
