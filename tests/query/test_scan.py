@@ -97,6 +97,13 @@ def test_scan_forms(uri: str, write: Writer) -> None:
     assert count(experiment="nope") == 0
 
 
+@pytest.mark.parametrize("name", ["a b/c", "x%y", "ünï", "a=b"])
+def test_a_negative_run_finds_an_experiment_whose_name_is_encoded_in_paths(uri: str, write: Writer, name: str) -> None:
+    # the run predicate compares the experiment column (decoded from the hive path) with the name
+    write(uri, [{"experiment": name, "run": run, "writer": f"w{run}"} for run in (1, 2)])
+    assert query.scan(uri, name, run=-1).collect().select("experiment", "run").rows() == [(name, 2)]
+
+
 def test_negative_runs_use_the_run_claims(local_uri: str, write: Writer) -> None:
     store = open_store(local_uri)
     for _ in range(4):
