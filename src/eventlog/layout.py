@@ -27,6 +27,7 @@ __all__ = [
     "artifact_dir",
     "claim_path",
     "claims_dir",
+    "date_of",
     "date_of_ns",
     "encode_name",
     "experiment_dir",
