@@ -46,10 +46,8 @@ class _Writer:
     def close(self) -> None:
         """Stop the thread after the file in flight; it goes to `written` if it was created (its error is
         dropped: `close` runs when the caller is already raising one, or after `wait`)."""
-        pending, self.pending = self.pending, None
         try:
-            if pending is not None:
-                self.written.append(pending.result())
+            self.wait()
         except Exception:
             pass
         finally:
