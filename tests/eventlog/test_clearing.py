@@ -1,0 +1,22 @@
+"""Clearing an experiment removes it from the store, listings included."""
+
+from __future__ import annotations
+
+from eventlog._compact_testing import write_segments
+from eventlog.catalog import list_experiments
+from eventlog.clearing import clear_experiment
+from eventlog.compactor import compact
+from eventlog.store import open_store
+
+from .conftest import seen
+
+
+def test_a_cleared_experiment_is_no_longer_listed(any_uri: str) -> None:
+    # Regression: on local disk and memory:// its emptied directories kept it in list_experiments.
+    store = open_store(any_uri)
+    logged = write_segments(store, "a", segments=3, events=10) + write_segments(store, "b", segments=3, events=10)
+    compact(store, "a")
+    assert list_experiments(store) == ["a", "b"]
+    assert clear_experiment(store, "a") == 4  # 3 segments and their compacted file
+    assert list_experiments(store) == ["b"]
+    assert seen(store) == (logged // 2, logged // 2)
