@@ -30,17 +30,6 @@ def experiment(name: str, uri: str | None = None) -> Experiment:
     return _shared_log(uri).experiment(name)
 
 
-def _plain(value: Any) -> Any:
-    """A pydantic model (v2 or v1) as a dict by alias; anything else unchanged."""
-    dump = getattr(value, "model_dump", None)
-    if callable(dump) and not isinstance(value, type):
-        return dump(by_alias=True, mode="json")
-    legacy = getattr(value, "dict", None)
-    if callable(legacy) and hasattr(value, "__fields__") and not isinstance(value, type):
-        return legacy(by_alias=True)
-    return value
-
-
 def track_this(step: int = 0, **values: Any) -> None:
     """Log `values` as metrics of the innermost active run (runnable/magnus's `track_this`).
 
@@ -63,4 +52,4 @@ def track_this(step: int = 0, **values: Any) -> None:
     if active is None:
         raise NoActiveRunError("track_this() needs an active run: call it inside `with exp:` (or after exp.start())")
     for key, value in values.items():
-        active.log_event("metric", key, _plain(value), step=step)
+        active.log_event("metric", key, value, step=step)

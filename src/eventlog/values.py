@@ -52,9 +52,13 @@ def numeric_or_none(value: Any) -> float | None:
 
 
 def _default(obj: Any) -> Any:
-    dump = getattr(obj, "model_dump", None)  # pydantic v2
-    if callable(dump):
-        return dump(by_alias=True)
+    if not isinstance(obj, type):
+        dump = getattr(obj, "model_dump", None)  # pydantic v2: JSON mode turns Path, UUID, ... into text
+        if callable(dump):
+            return dump(by_alias=True, mode="json")
+        legacy = getattr(obj, "dict", None)  # pydantic v1
+        if callable(legacy) and hasattr(obj, "__fields__"):
+            return legacy(by_alias=True)
     if hasattr(obj, "tolist"):  # numpy arrays and scalars
         return obj.tolist()
     if isinstance(obj, (_dt.datetime, _dt.date)):
