@@ -25,11 +25,6 @@ def clear_experiment(store: Store, experiment: str) -> int:
     ]
     paths = [f.path for prefix in prefixes for f in store.find(prefix)]
     store.delete(paths)
-    if store.is_local or store.protocol == "memory":
-        # Their directories outlive their files, and `list_experiments` would still list the experiment.
-        for prefix in prefixes:
-            try:
-                store.fs.rm(store.full_path(prefix), recursive=True)
-            except FileNotFoundError:
-                pass
+    for prefix in prefixes:  # left behind, they would keep the experiment in `list_experiments`
+        store.remove_empty_dirs(prefix)
     return len(paths)

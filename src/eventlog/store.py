@@ -151,6 +151,27 @@ class Store:
             except FileNotFoundError:
                 pass
 
+    def remove_empty_dirs(self, prefix: str) -> None:
+        """Remove the directories under `prefix` (and `prefix`) that hold no file any more.
+
+        Local disk and `memory://` keep a directory after its last file is deleted; object stores
+        have no directories, so there is nothing to do there. A directory that has gained a file
+        meanwhile (a writer publishing) is kept with it.
+        """
+        if not (self.is_local or self.protocol == "memory"):
+            return
+        base = self.full_path(prefix)
+        try:
+            found = self.fs.find(base, withdirs=True, detail=True)
+        except FileNotFoundError:
+            return
+        directories = [path for path, info in found.items() if info.get("type") == "directory"]
+        for directory in sorted({*directories, base}, key=len, reverse=True):  # deepest first
+            try:
+                self.fs.rmdir(directory)
+            except OSError:  # not empty (or already gone)
+                pass
+
     def polars_storage_options(self) -> dict[str, str] | None:
         """Options that let polars/object_store read this store, or None for local disk."""
         if self.is_local:
