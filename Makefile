@@ -25,12 +25,12 @@ $(STAMP_DEV): pyproject.toml | $(BIN)/python
 install: $(STAMP_CORE)  ## create .venv and install eventlog
 dev: $(STAMP_DEV)  ## install with the dev and bench extras
 
-demo: $(STAMP_CORE)  ## log a real training run into ./eventlog and print its runs and summary
+demo: $(STAMP_CORE)  ## log a real training run into ./.eventlog and print its runs and summary
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP_DEV)  ## ruff and mypy
-	$(BIN)/ruff check src tests benchmarks examples
-	$(BIN)/mypy src/eventlog src/ingest src/query
+	$(BIN)/ruff check eventlog ingest query tests benchmarks examples
+	$(BIN)/mypy eventlog ingest query
 
 test: lint  ## lint, then the whole test suite (S3 tests against a moto server on 127.0.0.1)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not integration"

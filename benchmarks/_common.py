@@ -4,6 +4,12 @@ from __future__ import annotations
 
 import resource
 import socket
+import sys
+from pathlib import Path
+
+#: tests/testkit.py holds the seeded segment generator the compaction tests use too; it is not
+#: part of the shipped packages, so the scripts find it by path.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 
 
 def peak_rss_mb() -> float:

@@ -44,9 +44,9 @@ EXPERIMENT = "bench"
 
 def generate(uri: str, segments: int, events: int) -> dict[str, Any]:
     """Publish the seeded segments (writer i is run i + 1)."""
-    from eventlog._compact_testing import make_segment
-    from eventlog.segment import publish
-    from eventlog.store import open_store
+    from eventlog.core.segment import publish
+    from eventlog.core.store import open_store
+    from testkit import make_segment
 
     store = open_store(uri)
     started = time.perf_counter()
@@ -91,8 +91,8 @@ def worker_query(uri: str, repeat: int) -> dict[str, Any]:
 
 def worker_compact(uri: str) -> dict[str, Any]:
     """One compaction of everything."""
-    from eventlog.compactor import compact
-    from eventlog.store import open_store
+    from eventlog.compaction.compactor import compact
+    from eventlog.core.store import open_store
 
     cpu = time.process_time()
     report = compact(open_store(uri), EXPERIMENT)
@@ -113,8 +113,8 @@ def worker_compact(uri: str) -> dict[str, Any]:
 
 def worker_gc(uri: str) -> dict[str, Any]:
     """gc without a grace period (nothing else runs): deletes the covered segments."""
-    from eventlog.gc import collect_garbage
-    from eventlog.store import open_store
+    from eventlog.compaction.gc import collect_garbage
+    from eventlog.core.store import open_store
 
     report = collect_garbage(open_store(uri), grace=0.0, dry_run=False, force=True)
     return {"seconds": report.seconds, "deleted": len(report.files)}

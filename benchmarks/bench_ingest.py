@@ -43,7 +43,7 @@ SIZES = {
 def make_bodies(client: int, batch: int, total: int, seed: int, shape: str = "columns") -> list[bytes]:
     """Pre-encoded batch bodies of seeded metric events for one client (its own writer id)."""
     import eventlog  # noqa: F401  (initialises the core before ingest)
-    from eventlog.event import Event
+    from eventlog.core.event import Event
     from ingest.wire import encode_batch, encode_columns
 
     rng = random.Random(seed)
@@ -102,8 +102,8 @@ def client_main(port: int, client: int, batch: int, total: int, seed: int, shape
 
 def direct_main(batch: int, total: int, seed: int, shape: str) -> None:
     """The peer: the same batches decoded, validated and published in-process (no HTTP)."""
-    from eventlog.segment import publish
-    from eventlog.store import open_store
+    from eventlog.core.segment import publish
+    from eventlog.core.store import open_store
     from ingest.wire import decode_batch, segments_from_columns
 
     bodies = make_bodies(0, batch, total, seed, shape)

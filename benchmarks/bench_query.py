@@ -63,8 +63,8 @@ def _segment_table(experiment: str, runs: list[int], index: int, steps: int) -> 
     import numpy as np
     import pyarrow as pa
 
-    from eventlog.event import arrow_schema
-    from eventlog.layout import date_of_ns
+    from eventlog.core.event import arrow_schema
+    from eventlog.core.layout import date_of_ns
 
     rng = np.random.default_rng(index)
     day0 = 1_767_225_600 * 10**9 + (index % 30) * 86_400 * 10**9  # 2026-01-01 + 0..29 days
@@ -133,8 +133,8 @@ def _segment_table(experiment: str, runs: list[int], index: int, steps: int) -> 
 
 
 def _write_segment(args: tuple[str, str, list[int], int, int]) -> int:
-    from eventlog.layout import segment_path
-    from eventlog.segment import encode_table
+    from eventlog.core.layout import segment_path
+    from eventlog.core.segment import encode_table
 
     root, experiment, runs, index, steps = args
     table, date, writer = _segment_table(experiment, runs, index, steps)

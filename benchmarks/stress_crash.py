@@ -60,7 +60,7 @@ def read_events(uri: str) -> list[tuple[str, int, str, int | None]]:
     """(writer, seq, event, step) of every event in every raw segment of the store."""
     import pyarrow.parquet as pq
 
-    from eventlog.store import open_store
+    from eventlog.core.store import open_store
 
     store = open_store(uri)
     rows: list[tuple[str, int, str, int | None]] = []
@@ -74,7 +74,7 @@ def read_events(uri: str) -> list[tuple[str, int, str, int | None]]:
 
 def run_trial(workdir: str, seed: int, *, durability: str = "spool", max_delay: float = 1.5) -> dict[str, Any]:
     """One trial: start the child, SIGKILL it after a random delay, recover, count. Returns the counts."""
-    from eventlog.store import open_store
+    from eventlog.core.store import open_store
     from ingest.recovery import recover_spools
 
     rng = random.Random(seed)
@@ -123,8 +123,8 @@ def measure_recovery(workdir: str, events: int, batch: int = 10_000) -> dict[str
 
     The spool holds one frame per `batch` events (what one flusher cycle drains).
     """
-    from eventlog.identity import Identity
-    from eventlog.store import open_store
+    from eventlog.core.identity import Identity
+    from eventlog.core.store import open_store
     from ingest.buffer import WriteBuffer
     from ingest.recovery import recover_spools
     from ingest.spool import Spool, spool_dir

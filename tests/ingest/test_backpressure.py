@@ -13,7 +13,7 @@ import pyarrow.parquet as pq
 import pytest
 
 import eventlog
-from eventlog.store import Store
+from eventlog.core.store import Store
 
 
 @pytest.fixture(autouse=True)

@@ -8,7 +8,7 @@ from array import array
 import pyarrow.parquet as pq
 import pytest
 
-from eventlog.identity import Identity
+from eventlog.core.identity import Identity
 from ingest.buffer import WriteBuffer
 
 DAY = 86_400 * 10**9

@@ -13,8 +13,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import query
-from eventlog.event import Event
-from eventlog.store import open_store
+from eventlog.core.event import Event
+from eventlog.core.store import open_store
 from ingest.collector import CollectorThread
 from ingest.wire import encode_batch, encode_columns
 

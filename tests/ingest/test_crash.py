@@ -19,7 +19,7 @@ from types import ModuleType
 import pyarrow.parquet as pq
 import pytest
 
-from eventlog.store import open_store
+from eventlog.core.store import open_store
 from ingest.recovery import recover_spools
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -17,7 +17,7 @@ import pytest
 from fsspec.implementations.memory import MemoryFileSystem
 
 import eventlog
-from eventlog.store import Store
+from eventlog.core.store import Store
 
 
 class FlakyFileSystem(MemoryFileSystem):

@@ -7,8 +7,8 @@ import time
 
 import pytest
 
+from eventlog.core.segment import Segment
 from eventlog.errors import BackgroundError
-from eventlog.segment import Segment
 from ingest.flusher import Flusher, MemoryOutbox
 
 
@@ -111,8 +111,8 @@ def test_wait_progress_returns_after_a_cycle() -> None:
 
 def test_recorder_check_names_the_real_target_and_what_to_do(memory_uri: str) -> None:
     """Regression: Recorder.check named the read store (not the collector a remote log writes to) and gave no next step."""
-    from eventlog.identity import Identity
-    from eventlog.store import open_store
+    from eventlog.core.identity import Identity
+    from eventlog.core.store import open_store
     from ingest.recorder import FlushPolicy, Recorder
 
     def collector_down(segments: list[Segment]) -> None:

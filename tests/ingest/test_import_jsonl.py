@@ -8,7 +8,7 @@ import json
 import polars as pl
 
 import query
-from eventlog.store import open_store
+from eventlog.core.store import open_store
 from ingest.importers import import_jsonl
 
 

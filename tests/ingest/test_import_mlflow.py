@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 import query
-from eventlog.store import open_store
+from eventlog.core.store import open_store
 from ingest.importers import import_mlflow
 
 MLFLOW_SCRIPT = """

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 import query
-from eventlog.store import open_store
+from eventlog.core.store import open_store
 from ingest.importers import import_tensorboard, read_scalars
 from ingest.importers.tensorboard import _tensor_scalar
 

@@ -11,9 +11,9 @@ import pyarrow.parquet as pq
 import pytest
 
 import eventlog
-from eventlog.identity import Identity
-from eventlog.segment import Segment, publish
-from eventlog.store import Store, open_store
+from eventlog.core.identity import Identity
+from eventlog.core.segment import Segment, publish
+from eventlog.core.store import Store, open_store
 from ingest.buffer import WriteBuffer
 from ingest.recovery import RecoveryError, recover, recover_spools
 from ingest.spool import Spool, spool_dir

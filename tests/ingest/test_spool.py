@@ -11,7 +11,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventlog.segment import Segment
+from eventlog.core.segment import Segment
 from ingest.spool import FRAME_MAGIC, Spool, SpoolOutbox, decode_frames, encode_frame, iter_segments
 
 

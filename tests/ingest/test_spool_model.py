@@ -16,9 +16,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from eventlog.identity import Identity
-from eventlog.segment import Segment, publish
-from eventlog.store import open_store
+from eventlog.core.identity import Identity
+from eventlog.core.segment import Segment, publish
+from eventlog.core.store import open_store
 from ingest.buffer import WriteBuffer
 from ingest.recovery import recover_spools
 from ingest.spool import Spool, SpoolOutbox, spool_dir

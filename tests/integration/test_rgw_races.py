@@ -20,11 +20,11 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
-from eventlog import run_claims
+from eventlog.core import run_claims
+from eventlog.core.identity import Identity
+from eventlog.core.segment import publish
+from eventlog.core.store import Store, open_store
 from eventlog.errors import AlreadyExistsError
-from eventlog.identity import Identity
-from eventlog.segment import publish
-from eventlog.store import Store, open_store
 from ingest.buffer import WriteBuffer
 
 pytestmark = pytest.mark.integration

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from eventlog import layout
-from eventlog.event import Event
-from eventlog.segment import encode_table, table_from_events
-from eventlog.store import open_store
-from eventlog.values import to_dt_ns
+from eventlog.core import layout
+from eventlog.core.event import Event
+from eventlog.core.segment import encode_table, table_from_events
+from eventlog.core.store import open_store
+from eventlog.core.values import to_dt_ns
 
 _SEQ = itertools.count()
 T0 = _dt.datetime(2026, 1, 10, 12, 0, tzinfo=_dt.UTC)

@@ -7,8 +7,8 @@ import datetime as _dt
 import pytest
 
 import query
-from eventlog import layout
-from eventlog.store import FileInfo, Store, open_store
+from eventlog.core import layout
+from eventlog.core.store import FileInfo, Store, open_store
 from query.compare import MetricNotFoundError
 
 from .conftest import T0, Writer

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 import query
-from eventlog.run_claims import claim_run
-from eventlog.store import open_store
+from eventlog.core.run_claims import claim_run
+from eventlog.core.store import open_store
 from query.filters import InvalidFilterError, RunNotFoundError
 from query.scan import as_store, select_files
 from query.snapshot import take_snapshot

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from eventlog import manifest
-from eventlog._compact_testing import write_segments
-from eventlog.compactor import compact
-from eventlog.store import FileInfo, Store, open_store
+from eventlog.compaction.compactor import compact
+from eventlog.core import manifest
+from eventlog.core.store import FileInfo, Store, open_store
 from query import files
 from query.snapshot import take_snapshot
+from testkit import write_segments
 
 
 def test_a_snapshot_takes_compacted_files_and_uncovered_segments(local_uri: str) -> None:

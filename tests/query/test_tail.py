@@ -147,7 +147,7 @@ def test_cli_tail_prints_the_last_lines_and_exits_with_limit_zero(local_uri: str
 
 
 def test_compaction_while_following_repeats_nothing(local_uri: str) -> None:
-    from eventlog.compactor import compact
+    from eventlog.compaction.compactor import compact
 
     log = _first_run(local_uri)
     exp = log.experiment("live")

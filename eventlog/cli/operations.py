@@ -1,0 +1,86 @@
+"""Maintenance commands of the `eventlog` CLI: compact, gc, recover, serve.
+
+Each one calls into the module that owns the work and shows a progress bar on stderr for long
+work. `ingest.collector` is imported only when `serve` runs: it loads the ASGI stack (starlette,
+uvicorn), which every other command would otherwise pay for at start-up.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+import typer
+
+from eventlog import env
+from eventlog.cli.common import StoreOption, open_cli_store
+from eventlog.cli.output import err_console, out_console, print_report, progress_callback
+from eventlog.compaction import collect_garbage
+from eventlog.compaction import compact as compact_store
+from ingest import recovery
+
+__all__ = ["register"]
+
+
+def register(app: typer.Typer) -> None:
+    """Add the maintenance commands to `app` (the CLI's typer app)."""
+
+    @app.command()
+    def compact(
+        experiment: Annotated[str, typer.Argument(help="Experiment name or glob.")] = "*",
+        store: StoreOption = None,
+        min_lag: Annotated[float | None, typer.Option(help="Only merge segments at least this many seconds old.")] = None,
+    ) -> None:
+        """Merge small segments into large sorted files so that reads stay fast (safe while others write).
+
+        Example: [bold]eventlog compact --store s3://bucket/log --min-lag 60[/]
+        """
+        opened = open_cli_store(store)
+        with progress_callback(f"compacting {experiment}") as progress:
+            policy: dict[str, Any] = {} if min_lag is None else {"min_lag": min_lag}
+            report = compact_store(opened, experiment, progress=progress, **policy)
+        print_report(f"compacted {experiment} in {opened.uri}", report)
+
+    @app.command()
+    def gc(
+        store: StoreOption = None,
+        grace: Annotated[float, typer.Option(help="Only delete files unused for this many seconds.")] = 3600.0,
+        delete: Annotated[bool, typer.Option("--delete", help="Really delete (default: a dry run that lists).")] = False,
+        force: Annotated[bool, typer.Option("--force", help="Allow a grace period under the safe minimum.")] = False,
+    ) -> None:
+        """Delete compacted-away segments and orphaned files after a grace period (dry run by default).
+
+        Example: [bold]eventlog gc --store ./eventlog --delete[/]
+        """
+        opened = open_cli_store(store)
+        with progress_callback("collecting garbage") as progress:
+            report = collect_garbage(opened, grace=grace, dry_run=not delete, force=force, progress=progress)
+        print_report(("deleted" if delete else "would delete (dry run; add --delete)") + f" in {opened.uri}", report)
+
+    @app.command()
+    def recover(store: StoreOption = None) -> None:
+        """Turn spool frames left by crashed writers on this machine into segments.
+
+        Example: [bold]eventlog recover --store ./eventlog[/]
+        """
+        opened = open_cli_store(store)
+        count = recovery.recover(opened)
+        out_console().print(f"recovered {count} events into {opened.uri}")
+
+    @app.command()
+    def serve(
+        store: StoreOption = None,
+        host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+        port: Annotated[int, typer.Option(help="TCP port.")] = 8750,
+        token: Annotated[
+            str | None, typer.Option(envvar=env.EVENTLOG_TOKEN, help="Bearer token clients must send ($EVENTLOG_TOKEN).")
+        ] = None,
+    ) -> None:
+        """Run the HTTP collector: remote writers log to http://HOST:PORT without store credentials.
+
+        Example: [bold]eventlog serve --store s3://bucket/log --port 8750 --token $TOKEN[/]
+        """
+        from ingest import collector  # lazy: see the module docstring
+
+        opened = open_cli_store(store)  # fail early, with exit code 1, if the store is unreachable
+        err_console().print(f"serving {opened.uri} on http://{host}:{port}")
+        collector.serve(opened.uri, host=host, port=port, token=token)

@@ -1,0 +1,251 @@
+"""Artifacts: values, files and objects kept with a run (DESIGN §2, §10; omega-ml's semantics).
+
+`log_artifact(obj, name)` stores:
+
+- a **JSON value** (dict/list/str/int/float/bool/None, recursively) inline: the event's reference
+  holds the value itself (`format="json"`);
+- a **file** given as a `pathlib.Path` (any `os.PathLike`) as a copy beside the log
+  (`format="file"`), streamed in 8 MiB chunks and hashed on the way, so a 200 MB file is never
+  held in memory;
+- **any other object** pickled with cloudpickle (`format="pickle"`; it also pickles lambdas and
+  classes defined in `__main__`, and plain `pickle.loads` reads what it writes for ordinary
+  objects).
+
+Payloads live under `artifacts/<experiment>/<run>/<uuid>/<file name or name.pkl>` (see `layout.artifact_dir`); a
+fresh uuid per call means two processes never write the same object. The reference stored in the
+`artifact` event is a dict with `format`, `name`, `size` (bytes), `sha256` (of the payload, or of
+the JSON text for inline values) and, for payloads, `path` (relative to the store root).
+
+A plain `str` is a JSON value, never a path: `log_artifact("model.pt", ...)` keeps the text, and
+`log_artifact(Path("model.pt"), ...)` keeps the file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+import uuid
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any, BinaryIO
+
+from eventlog.core import layout
+from eventlog.core.store import Store
+from eventlog.errors import ArtifactCorruptError
+
+__all__ = ["ArtifactCorruptError", "restore_artifact", "restore_artifacts", "store_artifact"]
+
+CHUNK = 8 * 2**20
+#: Where files from non-local stores are downloaded to (`$EVENTLOG_ARTIFACT_CACHE` overrides).
+CACHE_ENV = "EVENTLOG_ARTIFACT_CACHE"
+
+
+def _is_json_value(obj: Any) -> bool:
+    """True if `obj` round-trips through JSON unchanged (no tuples, sets, numpy, ...)."""
+    if obj is None or isinstance(obj, (str, bool, int, float)):
+        return True
+    if isinstance(obj, list):
+        return all(_is_json_value(v) for v in obj)
+    if isinstance(obj, dict):
+        return all(isinstance(k, str) and _is_json_value(v) for k, v in obj.items())
+    return False
+
+
+def _payload_path(experiment: str, run: int, leaf: str) -> str:
+    return f"{layout.artifact_dir(experiment, run)}/{uuid.uuid4().hex}/{layout.encode_name(leaf)}"
+
+
+def store_artifact(store: Store, experiment: str, run: int, name: str, obj: Any) -> dict[str, Any]:
+    """Keep `obj` for a run and return the reference that the `artifact` event holds.
+
+    Args:
+        store: the store to write payloads into.
+        experiment: the experiment name.
+        run: the run number.
+        name: the artifact's name (its event key).
+        obj: a JSON value (kept inline), an `os.PathLike` of a file (copied), or any picklable object.
+
+    Returns:
+        A JSON-able dict: `format` (`json`, `file` or `pickle`), `name`, `size`, `sha256`, and
+        `data` (json) or `path` (file, pickle; relative to the store root) plus `filename` (file).
+
+    Raises:
+        FileNotFoundError: `obj` is a path that does not exist.
+        IsADirectoryError: `obj` is a directory (log its files one by one, or an archive of it).
+        TypeError: `obj` cannot be pickled.
+    """
+    if _is_json_value(obj):
+        text = json.dumps(obj, ensure_ascii=False).encode()
+        return {"format": "json", "name": name, "data": obj, "size": len(text), "sha256": hashlib.sha256(text).hexdigest()}
+    if isinstance(obj, os.PathLike):
+        return _store_file(store, experiment, run, name, Path(os.fspath(obj)))
+    return _store_pickle(store, experiment, run, name, obj)
+
+
+def _store_pickle(store: Store, experiment: str, run: int, name: str, obj: Any) -> dict[str, Any]:
+    import cloudpickle
+
+    try:
+        data = cloudpickle.dumps(obj)
+    except Exception as exc:  # pickling raises TypeError, PicklingError, AttributeError, ...
+        raise TypeError(
+            f"artifact {name!r}: cannot pickle {type(obj).__name__} ({exc}); save it to a file and "
+            "log the file with log_artifact(pathlib.Path(...), name)"
+        ) from exc
+    path = _payload_path(experiment, run, f"{name}.pkl")
+    store.create(path, data)
+    return {
+        "format": "pickle",
+        "name": name,
+        "path": path,
+        "size": len(data),
+        "sha256": hashlib.sha256(data).hexdigest(),
+        "pickler": "cloudpickle",
+    }
+
+
+def _store_file(store: Store, experiment: str, run: int, name: str, source: Path) -> dict[str, Any]:
+    if source.is_dir():
+        raise IsADirectoryError(f"artifact {name!r}: {source} is a directory; log its files one by one, or an archive of it")
+    if not source.is_file():
+        raise FileNotFoundError(f"artifact {name!r}: no file at {source}; check the path (relative to {os.getcwd()})")
+    path = _payload_path(experiment, run, source.name)
+    full = store.full_path(path)
+    if store.is_local:
+        # Write beside the final name and rename, so that a crash never leaves a partial payload under it.
+        os.makedirs(os.path.dirname(full), exist_ok=True)
+        tmp = f"{full}.{uuid.uuid4().hex}.tmp"
+        try:
+            with open(source, "rb") as src, open(tmp, "wb") as dst:
+                size, sha256 = _copy(src, dst)
+                dst.flush()
+                os.fsync(dst.fileno())
+            os.replace(tmp, full)
+        finally:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+    else:
+        # An object store makes an upload visible only when it completes (a multipart upload for
+        # large files), so streaming straight to the final name is safe.
+        store.fs.makedirs(full.rsplit("/", 1)[0], exist_ok=True)
+        with open(source, "rb") as src, store.fs.open(full, "wb", block_size=CHUNK) as dst:
+            size, sha256 = _copy(src, dst)
+    return {"format": "file", "name": name, "path": path, "filename": source.name, "size": size, "sha256": sha256}
+
+
+def _copy(src: BinaryIO, dst: BinaryIO | None) -> tuple[int, str]:
+    """Stream `src` into `dst` (None: nowhere) `CHUNK` bytes at a time; returns the size and sha256 of what was read."""
+    digest = hashlib.sha256()
+    size = 0
+    for chunk in iter(lambda: src.read(CHUNK), b""):
+        digest.update(chunk)
+        size += len(chunk)
+        if dst is not None:
+            dst.write(chunk)
+    return size, digest.hexdigest()
+
+
+def _hash_file(path: str | Path) -> tuple[int, str]:
+    with open(path, "rb") as f:
+        return _copy(f, None)
+
+
+def _check(ref: dict[str, Any], size: int, sha256: str, where: str) -> None:
+    if size != ref.get("size") or sha256 != ref.get("sha256"):
+        raise ArtifactCorruptError(
+            f"artifact {ref.get('name')!r} at {where}: expected {ref.get('size')} bytes with sha256 {ref.get('sha256')}, "
+            f"found {size} bytes with sha256 {sha256}; the payload was changed or truncated, log it again"
+        )
+
+
+def _missing(ref: dict[str, Any], where: str) -> ArtifactCorruptError:
+    return ArtifactCorruptError(
+        f"artifact {ref.get('name')!r}: payload {where} is missing (deleted from the store); it cannot be restored, log it again"
+    )
+
+
+def _cache_dir(dest: str | Path | None) -> Path:
+    if dest is not None:
+        return Path(dest)
+    return Path(os.environ.get(CACHE_ENV) or Path(tempfile.gettempdir()) / "eventlog-artifacts")
+
+
+def _restore_file(store: Store, ref: dict[str, Any], dest: str | Path | None) -> Path:
+    full = store.full_path(ref["path"])
+    if store.is_local and dest is None:
+        # The payload is already a local file: hand out its path (read it; do not modify it).
+        if not os.path.isfile(full):
+            raise _missing(ref, full)
+        _check(ref, *_hash_file(full), where=full)
+        return Path(full)
+    target = _cache_dir(dest) / ref["sha256"] / ref.get("filename", "artifact")
+    if target.is_file() and _hash_file(target) == (ref["size"], ref["sha256"]):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f"{target.name}.{uuid.uuid4().hex}.tmp")
+    try:
+        try:
+            # Ranged reads of CHUNK bytes: s3fs's get_file() was measured to hold the whole object in memory.
+            with store.fs.open(full, "rb", block_size=CHUNK, cache_type="none") as src, open(tmp, "wb") as dst:
+                found = _copy(src, dst)  # hashed on the way: the download is not read a second time
+        except FileNotFoundError as exc:
+            raise _missing(ref, store.url(ref["path"])) from exc
+        _check(ref, *found, where=store.url(ref["path"]))
+        os.replace(tmp, target)
+    finally:
+        if tmp.exists():
+            tmp.unlink()
+    return target
+
+
+def restore_artifact(store: Store, ref: dict[str, Any], *, dest: str | Path | None = None) -> Any:
+    """The object one artifact reference points to.
+
+    Args:
+        store: the store the payload lives in.
+        ref: the reference (the decoded `value_json` of an `artifact` event).
+        dest: directory to download files into (default: the payload itself for a local store,
+            else `$EVENTLOG_ARTIFACT_CACHE` or `<tmp>/eventlog-artifacts`, keyed by sha256).
+
+    Returns:
+        The JSON value, the unpickled object, or a `pathlib.Path` of a local copy of the file.
+
+    Raises:
+        ArtifactCorruptError: the payload is missing or does not match its size and hash.
+        ValueError: the reference has an unknown format.
+    """
+    kind = ref.get("format")
+    if kind == "json":
+        return ref.get("data")
+    if kind == "file":
+        return _restore_file(store, ref, dest)
+    if kind == "pickle":
+        import cloudpickle
+
+        try:
+            data = store.read(ref["path"])
+        except FileNotFoundError as exc:
+            raise _missing(ref, store.url(ref["path"])) from exc
+        _check(ref, len(data), hashlib.sha256(data).hexdigest(), where=store.url(ref["path"]))
+        return cloudpickle.loads(data)
+    raise ValueError(f"artifact {ref.get('name')!r}: unknown format {kind!r} (known: json, file, pickle)")
+
+
+def restore_artifacts(store: Store, frame: Any, *, dest: str | Path | None = None) -> list[Any]:
+    """The objects referenced by the `artifact` events in `frame` (a polars DataFrame), in order.
+
+    Args:
+        store: the store the payloads live in.
+        frame: rows of `artifact` events with a `value_json` column (as `data()` returns them).
+        dest: where to download files (see `restore_artifact`).
+
+    Returns:
+        One object per row: JSON values, unpickled objects, and files as local `pathlib.Path`s.
+
+    Raises:
+        ArtifactCorruptError: a payload is missing or was changed.
+    """
+    texts: Iterable[str | None] = frame["value_json"].to_list()
+    return [restore_artifact(store, json.loads(text), dest=dest) for text in texts if text is not None]

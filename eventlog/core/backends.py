@@ -1,0 +1,106 @@
+"""How each kind of filesystem makes create-if-absent atomic: the one write a store ever does.
+
+- local disk: write `<name>.<uuid>.tmp`, fsync, `os.link` to the final name (link fails with
+  EEXIST, so the first writer wins; rename would silently overwrite), fsync the directory;
+- S3: s3fs `pipe_file(..., mode="create")` sends `If-None-Match: *`; a 412 means the object exists
+  (s3fs maps it to FileExistsError on AWS and moto; Ceph RGW's reply comes back as
+  OSError(EINVAL) with a PreconditionFailed cause, mapped here too);
+- anything else (`memory://`, ...): exists-then-write under a process-wide lock, which is atomic
+  for in-process filesystems only.
+"""
+
+from __future__ import annotations
+
+import os
+import threading
+import uuid
+from typing import Any
+
+from eventlog.errors import AlreadyExistsError
+
+__all__ = ["create_generic", "create_local", "create_s3", "fsync_dir"]
+
+_GENERIC_CREATE_LOCK = threading.Lock()
+
+
+def create_local(full: str, data: bytes) -> None:
+    """Create the local file `full` with `data` unless it exists (tmp file, fsync, link, fsync dir).
+
+    Raises:
+        AlreadyExistsError: the file exists.
+    """
+    directory = os.path.dirname(full)
+    os.makedirs(directory, exist_ok=True)
+    tmp = f"{full}.{uuid.uuid4().hex}.tmp"
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
+    try:
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        try:
+            os.link(tmp, full)
+        except FileExistsError as exc:
+            raise AlreadyExistsError(f"{full} already exists") from exc
+    finally:
+        os.unlink(tmp)
+    fsync_dir(directory)
+
+
+def fsync_dir(directory: str) -> None:
+    """Make the entries of a local `directory` (a new link or file) durable across a power loss.
+
+    Raises:
+        OSError: the directory cannot be opened or synced.
+    """
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _is_precondition_failure(exc: BaseException) -> bool:
+    """True for an S3 412/409 on a conditional write, however the client library wrapped it."""
+    seen: BaseException | None = exc
+    while seen is not None:
+        response = getattr(seen, "response", None)
+        if isinstance(response, dict):
+            code = response.get("Error", {}).get("Code")
+            status = response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+            if code in ("PreconditionFailed", "ConditionalRequestConflict") or status in (409, 412):
+                return True
+        seen = seen.__cause__ or seen.__context__
+    return False
+
+
+def create_s3(fs: Any, full: str, data: bytes) -> None:
+    """Create the S3 object `full` with `data` unless it exists (a conditional PUT, `If-None-Match: *`).
+
+    Raises:
+        AlreadyExistsError: the object exists (412 or 409, however the client wrapped it).
+    """
+    try:
+        fs.pipe_file(full, data, mode="create")
+    except FileExistsError as exc:
+        raise AlreadyExistsError(f"s3://{full} already exists") from exc
+    except OSError as exc:
+        if _is_precondition_failure(exc):
+            raise AlreadyExistsError(f"s3://{full} already exists") from exc
+        raise
+
+
+def create_generic(fs: Any, full: str, data: bytes) -> None:
+    """Create `full` on any other fsspec filesystem: exists-then-write under a process-wide lock.
+
+    Atomic only for in-process filesystems (`memory://`).
+
+    Raises:
+        AlreadyExistsError: the object exists.
+    """
+    with _GENERIC_CREATE_LOCK:
+        if fs.exists(full):
+            raise AlreadyExistsError(f"{full} already exists")
+        parent = full.rsplit("/", 1)[0]
+        fs.makedirs(parent, exist_ok=True)
+        fs.pipe_file(full, data)

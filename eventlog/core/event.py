@@ -1,0 +1,117 @@
+"""The event: one immutable fact about an experiment, and the Arrow schema derived from it.
+
+`Event` is the single source of truth for the schema (DESIGN §2). The Parquet/Arrow schema of a
+segment is derived from its fields in `arrow_schema()`, and nowhere else. Schema evolution rules:
+new fields go at the end with a default; never reorder or retype a field.
+"""
+
+from __future__ import annotations
+
+import types
+import typing
+from functools import cache
+from typing import Annotated, Any, Union
+
+import msgspec
+
+__all__ = [
+    "BUILTIN_KINDS",
+    "PARTITION_COLUMNS",
+    "Event",
+    "arrow_schema",
+    "file_columns",
+]
+
+#: The event kinds eventlog itself writes; users may log other kinds with `log_event`.
+BUILTIN_KINDS = ("start", "stop", "metric", "param", "artifact", "system", "extra")
+
+#: Columns that live in the hive path (`experiment=<name>/date=<YYYY-MM-DD>`), not inside files.
+PARTITION_COLUMNS = ("experiment", "date")
+
+# dt is stored as integer nanoseconds since the Unix epoch (UTC) in msgpack and as
+# timestamp[ns, UTC] in Arrow; the annotation tells `arrow_schema` which.
+TimestampNs = Annotated[int, msgspec.Meta(extra={"arrow": "timestamp[ns, UTC]"})]
+
+
+class Event(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """One immutable event, as logged, spooled and sent over the wire.
+
+    Attributes:
+        experiment: experiment name (validated, see `eventlog.core.names`).
+        run: run number within the experiment (1, 2, 3, ...).
+        step: training step set by the user, or None.
+        event: kind: start, stop, metric, param, artifact, system, extra, or a user kind.
+        key: metric/param name such as `loss` or `train/acc`.
+        value: numeric value (NaN and inf are kept), or None.
+        value_json: JSON text of a non-numeric value, or None.
+        dt: when it happened, nanoseconds since the Unix epoch (UTC).
+        node: host name of the logging process.
+        userid: user name of the logging process.
+        rank: process rank in a distributed job, or None.
+        writer: id of the writing process; (writer, seq) is unique.
+        seq: the writer's monotonically increasing sequence number.
+        extra: free string columns set by `log_extra`.
+    """
+
+    experiment: str
+    run: int
+    step: int | None
+    event: str
+    key: str
+    value: float | None
+    value_json: str | None
+    dt: TimestampNs
+    node: str
+    userid: str
+    rank: int | None
+    writer: str
+    seq: int
+    extra: dict[str, str] = {}
+
+
+def _arrow_type(annotation: Any) -> Any:
+    """Map one field annotation to an Arrow type (the only place that knows the mapping)."""
+    import pyarrow as pa
+
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        base, *metas = typing.get_args(annotation)
+        for meta in metas:
+            if isinstance(meta, msgspec.Meta) and meta.extra and "arrow" in meta.extra:
+                return pa.timestamp("ns", tz="UTC")
+        return _arrow_type(base)
+    if origin in (Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _arrow_type(inner)
+    if origin is dict:
+        return pa.map_(pa.string(), pa.string())
+    simple = {int: pa.int64(), float: pa.float64(), str: pa.string()}
+    return simple[annotation]
+
+
+@cache
+def arrow_schema(*, with_partitions: bool = False) -> Any:
+    """The Arrow schema of a segment file, derived from `Event`'s fields.
+
+    Args:
+        with_partitions: include `experiment` (which lives in the hive path, not in files).
+
+    Returns:
+        A `pyarrow.Schema`; fields keep `Event`'s order.
+    """
+    import pyarrow as pa
+
+    hints = typing.get_type_hints(Event, include_extras=True)
+    fields = []
+    for name in Event.__struct_fields__:
+        if name in PARTITION_COLUMNS and not with_partitions:
+            continue
+        # Every field is nullable in Arrow: polars writes nullable columns, and segments written by
+        # pyarrow and by polars (the compactor) must have equal schemas to be concatenated.
+        fields.append(pa.field(name, _arrow_type(hints[name])))
+    return pa.schema(fields)
+
+
+def file_columns() -> tuple[str, ...]:
+    """Names of the columns stored inside a segment file, in order."""
+    return tuple(arrow_schema().names)

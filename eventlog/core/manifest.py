@@ -1,0 +1,252 @@
+"""Manifests: the compactor's commits, `_manifest/<version:020>.json` (DESIGN §3).
+
+A manifest version is a *full* snapshot of what compaction has done so far: the compacted files
+readers must scan, and every raw segment those files cover (readers skip covered segments). A new
+version is committed with create-if-absent (`Store.create`: `os.link` locally, `If-None-Match: *`
+on S3), so exactly one compactor wins each version number; nothing is ever rewritten.
+
+Covered segments are kept forever (a few bytes each: per partition and writer, the delta-encoded
+first sequence numbers of the segment names). They are tombstones: if gc deleted a covered segment
+and a spool recovery published it again under the same name, readers still skip it.
+
+Manifests are immutable, so parsed versions are cached in-process by (store, version).
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+import uuid
+from collections import OrderedDict
+from collections.abc import Iterable
+
+import msgspec
+
+from eventlog.core import layout
+from eventlog.core.store import FileInfo, Store
+
+__all__ = [
+    "CompactedFile",
+    "Manifest",
+    "covered_set",
+    "latest_version",
+    "list_versions",
+    "load_latest",
+    "manifest_path",
+    "partition_of",
+    "read_manifest",
+    "segment_id",
+    "version_of",
+]
+
+_CACHE_SIZE = 8
+_cache: OrderedDict[tuple[str, int], Manifest] = OrderedDict()
+
+
+class CompactedFile(msgspec.Struct, frozen=True):
+    """One compacted file a manifest makes visible.
+
+    Attributes:
+        path: path relative to the store root (`cmp/experiment=<e>/date=<d>/<version>-<uuid>.parquet`).
+        events: number of events in it.
+        bytes: its size in bytes.
+    """
+
+    path: str
+    events: int
+    bytes: int
+
+    @property
+    def partition(self) -> str:
+        """Its hive partition, `experiment=<e>/date=<d>`."""
+        return partition_of(self.path)
+
+
+class Manifest(msgspec.Struct):
+    """One manifest version: the compacted files to read and the raw segments they cover.
+
+    Attributes:
+        version: the version number (0: no manifest yet).
+        commit: a unique id of the commit attempt (tells an unknown-outcome retry whether it won).
+        created: wall-clock time of the commit (epoch seconds; informational).
+        files: the visible compacted files.
+        covered: partition -> writer -> delta-encoded first sequence numbers of covered segments.
+    """
+
+    version: int = 0
+    commit: str = ""
+    created: float = 0.0
+    files: list[CompactedFile] = []
+    covered: dict[str, dict[str, list[int]]] = {}
+
+    def covered_ids(self, partitions: Iterable[str] | None = None) -> set[tuple[str, str, int]]:
+        """Every covered segment as (partition, writer, first_seq); only those of `partitions` if given.
+
+        The tombstones of all history add up (they are never dropped): decode only what is needed.
+        """
+        chosen = self.covered if partitions is None else {p: self.covered[p] for p in partitions if p in self.covered}
+        out: set[tuple[str, str, int]] = set()
+        for partition, writers in chosen.items():
+            for writer, deltas in writers.items():
+                seq = 0
+                for delta in deltas:
+                    seq += delta
+                    out.add((partition, writer, seq))
+        return out
+
+    def evolve(
+        self,
+        *,
+        add_files: Iterable[CompactedFile] = (),
+        remove_files: Iterable[str] = (),
+        add_covered: Iterable[tuple[str, str, int]] = (),
+    ) -> Manifest:
+        """The next version: this one with files added/removed and segments newly covered.
+
+        Returns:
+            A new `Manifest` with version + 1 and a fresh commit id (not yet committed).
+        """
+        removed = set(remove_files)
+        files = [f for f in self.files if f.path not in removed] + list(add_files)
+        added = set(add_covered)
+        # Only the partitions gaining segments are decoded and encoded again; the others are copied.
+        touched = _encode_covered(self.covered_ids({partition for partition, _, _ in added}) | added)
+        return Manifest(
+            version=self.version + 1,
+            commit=uuid.uuid4().hex,
+            created=time.time(),
+            files=sorted(files, key=lambda f: f.path),
+            covered=dict(sorted({**self.covered, **touched}.items())),
+        )
+
+    def without_experiment(self, experiment: str) -> Manifest:
+        """The next version without the compacted files and covered segments of `experiment`.
+
+        Returns:
+            A new `Manifest` with version + 1 and a fresh commit id (not yet committed).
+        """
+        return Manifest(
+            version=self.version + 1,
+            commit=uuid.uuid4().hex,
+            created=time.time(),
+            files=[f for f in self.files if layout.experiment_of(f.partition) != experiment],
+            covered={p: w for p, w in self.covered.items() if layout.experiment_of(p) != experiment},
+        )
+
+    def encode(self) -> bytes:
+        """The JSON bytes of this manifest."""
+        return msgspec.json.encode(self)
+
+
+class _Covered:
+    """Fast membership test for covered segment paths of one manifest."""
+
+    def __init__(self, manifest: Manifest) -> None:
+        self.ids = manifest.covered_ids()
+
+    def __contains__(self, path: str) -> bool:
+        found = segment_id(path)
+        return found is not None and found in self.ids
+
+
+def covered_set(manifest: Manifest) -> _Covered:
+    """An object answering `path in covered_set(m)` for raw segment paths."""
+    return _Covered(manifest)
+
+
+def _encode_covered(ids: set[tuple[str, str, int]]) -> dict[str, dict[str, list[int]]]:
+    grouped: dict[str, dict[str, list[int]]] = {}
+    for partition, writer, seq in ids:
+        grouped.setdefault(partition, {}).setdefault(writer, []).append(seq)
+    out: dict[str, dict[str, list[int]]] = {}
+    for partition in sorted(grouped):
+        out[partition] = {}
+        for writer in sorted(grouped[partition]):
+            seqs = sorted(grouped[partition][writer])
+            out[partition][writer] = [seqs[0]] + [b - a for a, b in itertools.pairwise(seqs)]
+    return out
+
+
+def partition_of(path: str) -> str:
+    """The hive partition (`experiment=<e>/date=<d>`) of a segment or compacted file path."""
+    parts = path.split("/")
+    return f"{parts[1]}/{parts[2]}"
+
+
+def segment_id(path: str) -> tuple[str, str, int] | None:
+    """(partition, writer, first_seq) of a raw segment path, or None if it is not one."""
+    parts = path.split("/")
+    if len(parts) != 5 or parts[0] != layout.SEGMENTS or not parts[4].endswith(".parquet"):
+        return None
+    stem = parts[4][: -len(".parquet")]
+    if not stem.isdigit():
+        return None
+    return f"{parts[1]}/{parts[2]}", parts[3], int(stem)
+
+
+def manifest_path(version: int) -> str:
+    """The path of manifest `version`, relative to the store root."""
+    return f"{layout.MANIFESTS}/{version:020d}.json"
+
+
+def version_of(path: str) -> int | None:
+    """The version number of a manifest path, or None if the path is not a manifest."""
+    name = path.rsplit("/", 1)[-1]
+    stem = name[: -len(".json")] if name.endswith(".json") else ""
+    return int(stem) if stem.isdigit() else None
+
+
+def list_versions(store: Store) -> list[FileInfo]:
+    """Every manifest file in the store (with storage mtimes), oldest version first."""
+    found = [f for f in store.find(layout.MANIFESTS) if version_of(f.path) is not None]
+    return sorted(found, key=lambda f: version_of(f.path) or 0)
+
+
+def latest_version(store: Store) -> int:
+    """The highest committed manifest version (0 if there is none)."""
+    versions = list_versions(store)
+    return (version_of(versions[-1].path) or 0) if versions else 0
+
+
+def read_manifest(store: Store, version: int) -> Manifest:
+    """Read and parse manifest `version` (0 gives the empty manifest).
+
+    Raises:
+        FileNotFoundError: that version does not exist (never committed, or removed by gc).
+        msgspec.DecodeError: the file is not a valid manifest.
+    """
+    if version == 0:
+        return Manifest()
+    key = (store.uri, version)
+    cached = _cache.get(key)
+    if cached is not None:
+        _cache.move_to_end(key)
+        return cached
+    path = manifest_path(version)
+    try:
+        manifest = msgspec.json.decode(store.read(path), type=Manifest)
+    except msgspec.DecodeError as exc:  # every reader, compaction and gc stops here: say which file
+        raise msgspec.DecodeError(
+            f"{path} in {store.uri} is not a valid manifest ({exc}); it is damaged or was not written by eventlog: "
+            "restore it from a backup"
+        ) from exc
+    _cache[key] = manifest
+    while len(_cache) > _CACHE_SIZE:
+        _cache.popitem(last=False)
+    return manifest
+
+
+def load_latest(store: Store, *, attempts: int = 10) -> Manifest:
+    """The latest manifest (the empty one, version 0, if none was committed yet).
+
+    A version listed but gone when read (gc removed a superseded one) makes it list again.
+
+    Raises:
+        FileNotFoundError: the latest version kept disappearing (gc with a zero grace period).
+    """
+    for _ in range(attempts - 1):
+        try:
+            return read_manifest(store, latest_version(store))
+        except FileNotFoundError:
+            continue
+    return read_manifest(store, latest_version(store))

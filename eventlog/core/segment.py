@@ -1,0 +1,91 @@
+"""Segments: immutable Parquet files of one writer's events for one partition (experiment, date).
+
+A segment is encoded once (`encode_table`) and published under its final name with
+create-if-absent (`publish`). Its name is the sequence number of its first event, so a retry, or a
+recovery from the spool, reuses the same name and can never duplicate it.
+
+Encoding choices (measured in benchmarks/bench_log.py): zstd level 1; `dt`, `seq` and `step`
+delta-encoded (they increase, so deltas pack into a few bits); dictionary encoding for the low-cardinality columns;
+no stored Arrow schema, so that dictionary-typed inputs read back as plain strings everywhere.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from eventlog.core import layout
+from eventlog.core.event import Event, arrow_schema
+from eventlog.core.store import Store
+from eventlog.errors import AlreadyExistsError
+
+__all__ = ["PARQUET_WRITE_OPTIONS", "Segment", "encode_table", "publish", "table_from_events"]
+
+#: How every eventlog Parquet file is written (raw segments and compacted files alike).
+PARQUET_WRITE_OPTIONS: dict[str, Any] = {
+    "compression": "zstd",
+    "compression_level": 1,  # measured: 20% faster than the default level, same size on metrics
+    "use_dictionary": ["run", "event", "key", "node", "userid", "rank", "writer", "value_json"],
+    "column_encoding": {"dt": "DELTA_BINARY_PACKED", "seq": "DELTA_BINARY_PACKED", "step": "DELTA_BINARY_PACKED"},
+    "store_schema": False,
+    "write_statistics": True,
+}
+
+
+@dataclass(frozen=True)
+class Segment:
+    """An encoded segment ready to publish: where it goes and its Parquet bytes."""
+
+    experiment: str
+    date: str
+    writer: str
+    first_seq: int
+    count: int
+    data: bytes
+
+    @property
+    def path(self) -> str:
+        """Its path relative to the store root."""
+        return layout.segment_path(self.experiment, self.date, self.writer, self.first_seq)
+
+
+def encode_table(table: Any) -> bytes:
+    """Encode a pyarrow Table with the segment file columns (in `arrow_schema()` order) as Parquet bytes."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    sink = pa.BufferOutputStream()
+    pq.write_table(table, sink, **PARQUET_WRITE_OPTIONS)
+    return bytes(sink.getvalue().to_pybytes())
+
+
+def publish(store: Store, segment: Segment) -> bool:
+    """Publish a segment with create-if-absent.
+
+    Returns:
+        True if this call created it, False if it was already there (an earlier try landed).
+    """
+    try:
+        store.create(segment.path, segment.data)
+    except AlreadyExistsError:
+        return False
+    return True
+
+
+def table_from_events(events: list[Event]) -> Any:
+    """A pyarrow Table of file columns (no `experiment`) from Event structs, in order."""
+    import pyarrow as pa
+
+    schema = arrow_schema()
+    columns: dict[str, list[Any]] = {name: [] for name in schema.names}
+    for event in events:
+        for name in schema.names:
+            value = getattr(event, name)
+            columns[name].append(list(value.items()) if name == "extra" else value)
+    arrays = []
+    for field in schema:
+        if field.name == "dt":
+            arrays.append(pa.array(columns["dt"], type=pa.int64()).cast(field.type))
+        else:
+            arrays.append(pa.array(columns[field.name], type=field.type))
+    return pa.Table.from_arrays(arrays, schema=schema)

@@ -1,0 +1,377 @@
+"""The HTTP collector (`eventlog serve`): remote writers send event batches, it writes segments.
+
+A Starlette app on uvicorn. Starlette because it is a small, well-kept ASGI toolkit (no ORM, no
+validation framework to fight: msgspec does the validation), with a test client and a clean
+lifespan; uvicorn is its reference server. Endpoints:
+
+- `POST /v1/events`: a msgpack batch, rows or columns (`ingest.wire`). Answered 200 `{"events": n,
+  "created": c}` (c: segments this request created) only after every segment of the batch is
+  published in the store with create-if-absent (durable, and idempotent: a retried batch creates
+  nothing new). 400 names the
+  first bad event and field; 401 without the right bearer token; 408 when the body arrives too
+  slowly; 413 when it is larger than `max_body_bytes`; 503 when the store fails (retry).
+- `POST /v1/runs/claim` (JSON `{"experiment", "writer", "job"}` → `{"run": n}`) and
+  `GET /v1/runs/latest?experiment=x` → `{"run": n | null}`: run numbers (`eventlog.core.run_claims`).
+- `GET /v1/info` → `{"store": uri}`; `GET /healthz`; `GET /metrics` (Prometheus text).
+
+Nothing is buffered in the server, so a graceful shutdown (SIGINT/SIGTERM: uvicorn stops
+accepting, then waits for requests in flight) loses nothing acknowledged.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import threading
+import time
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import ClientDisconnect, Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from eventlog.core import run_claims
+from eventlog.core.event import Event
+from eventlog.core.names import validate_experiment
+from eventlog.core.segment import publish
+from eventlog.core.store import Store, open_store
+from eventlog.errors import BodyTooLargeError, EventLogError, InvalidNameError
+from ingest.wire import BatchError, decode_batch, segments_from_columns
+
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "CollectorStats", "CollectorThread", "create_app", "serve"]
+
+DEFAULT_PORT = 8750
+#: 64 MiB: ~600,000 events of a typical metric batch.
+DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+#: Seconds a client may take to send one request body (slow clients get a 408).
+DEFAULT_BODY_TIMEOUT = 30.0
+_log = logging.getLogger("eventlog.collector")
+_DT_COLUMN = Event.__struct_fields__.index("dt")
+_CLAIM_SHAPE = 'send a JSON object {"experiment": "<name>", "writer": "<writer id>", "job": "<job id or null>"}'
+
+
+@dataclass
+class CollectorStats:
+    """Counters behind `GET /metrics` (guarded by `lock`; requests run in a thread pool)."""
+
+    events: int = 0
+    bytes: int = 0
+    batches: int = 0
+    segments_created: int = 0
+    rejected: dict[str, int] = field(default_factory=dict)
+    last_lag_s: float = 0.0
+    max_lag_s: float = 0.0
+    last_event_dt_ns: int = 0
+    started: float = field(default_factory=time.time)
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def reject(self, reason: str) -> None:
+        """Count one rejected request."""
+        with self.lock:
+            self.rejected[reason] = self.rejected.get(reason, 0) + 1
+
+    def accept(self, events: int, size: int, created: int, lag_s: float, newest_dt_ns: int) -> None:
+        """Count one durable batch."""
+        with self.lock:
+            self.events += events
+            self.bytes += size
+            self.batches += 1
+            self.segments_created += created
+            self.last_lag_s = lag_s
+            self.max_lag_s = max(self.max_lag_s, lag_s)
+            self.last_event_dt_ns = max(self.last_event_dt_ns, newest_dt_ns)
+
+    def prometheus(self) -> str:
+        """The counters in the Prometheus text exposition format."""
+        with self.lock:
+            lines = [
+                "# HELP eventlog_collector_events_total Events made durable.",
+                "# TYPE eventlog_collector_events_total counter",
+                f"eventlog_collector_events_total {self.events}",
+                "# HELP eventlog_collector_bytes_total Request body bytes of accepted batches.",
+                "# TYPE eventlog_collector_bytes_total counter",
+                f"eventlog_collector_bytes_total {self.bytes}",
+                "# HELP eventlog_collector_batches_total Batches accepted.",
+                "# TYPE eventlog_collector_batches_total counter",
+                f"eventlog_collector_batches_total {self.batches}",
+                "# HELP eventlog_collector_segments_created_total Segments created (retries create none).",
+                "# TYPE eventlog_collector_segments_created_total counter",
+                f"eventlog_collector_segments_created_total {self.segments_created}",
+                "# HELP eventlog_collector_rejected_total Requests rejected, by reason.",
+                "# TYPE eventlog_collector_rejected_total counter",
+            ]
+            for reason in sorted(self.rejected) or ["none"]:
+                lines.append(f'eventlog_collector_rejected_total{{reason="{reason}"}} {self.rejected.get(reason, 0)}')
+            lag_seconds = (time.time_ns() - self.last_event_dt_ns) / 1e9 if self.last_event_dt_ns else 0.0
+            lines += [
+                "# HELP eventlog_collector_flush_lag_seconds Seconds from receiving the last batch to it being durable.",
+                "# TYPE eventlog_collector_flush_lag_seconds gauge",
+                f"eventlog_collector_flush_lag_seconds {self.last_lag_s:.6f}",
+                "# HELP eventlog_collector_flush_lag_max_seconds Largest flush lag so far.",
+                "# TYPE eventlog_collector_flush_lag_max_seconds gauge",
+                f"eventlog_collector_flush_lag_max_seconds {self.max_lag_s:.6f}",
+                "# HELP eventlog_collector_event_age_seconds Age of the newest durable event (dt).",
+                "# TYPE eventlog_collector_event_age_seconds gauge",
+                f"eventlog_collector_event_age_seconds {lag_seconds:.3f}",
+                "# HELP eventlog_collector_uptime_seconds Seconds since the collector started.",
+                "# TYPE eventlog_collector_uptime_seconds gauge",
+                f"eventlog_collector_uptime_seconds {time.time() - self.started:.3f}",
+            ]
+        return "\n".join(lines) + "\n"
+
+
+def _error(status: int, message: str, stats: CollectorStats, reason: str, **headers: str) -> JSONResponse:
+    stats.reject(reason)
+    return JSONResponse({"error": message}, status_code=status, headers=headers or None)
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refusing to buffer more than `limit` bytes (even without Content-Length)."""
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLargeError
+    chunks = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise BodyTooLargeError
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def create_app(
+    store: Store,
+    *,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+) -> Starlette:
+    """The collector's ASGI app over an open store.
+
+    Args:
+        store: where batches are written.
+        token: the bearer token clients must send (`Authorization: Bearer <token>`); None
+            disables authentication (only sensible on loopback).
+        max_body_bytes: larger request bodies get a 413.
+        body_timeout: seconds a client may take to send a body before it gets a 408.
+
+    Returns:
+        A Starlette app; `app.state.stats` holds its `CollectorStats`.
+    """
+    stats = CollectorStats()
+    expected = f"Bearer {token}".encode() if token is not None else None
+
+    def authorized(request: Request) -> bool:
+        if expected is None:
+            return True
+        given = request.headers.get("authorization", "").encode()
+        return hmac.compare_digest(given, expected)
+
+    def guarded(handler: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+        """`handler` behind the bearer token check (401 without the right token)."""
+
+        async def checked(request: Request) -> Response:
+            if authorized(request):
+                return await handler(request)
+            return _error(
+                401,
+                "missing or wrong token: send 'Authorization: Bearer <token>' with the collector's --token",
+                stats,
+                "unauthorized",
+                **{"WWW-Authenticate": "Bearer"},
+            )
+
+        return checked
+
+    async def run_number(what: str, call: Callable[..., int | None], *args: Any, **kwargs: Any) -> Response:
+        """`{"run": call(store, ...)}`, run in the thread pool; a store failure is a 503 (the client retries)."""
+        try:
+            run = await run_in_threadpool(call, store, *args, **kwargs)
+        except (OSError, EventLogError) as exc:
+            return _error(503, f"{what} failed ({exc}); retry", stats, "store_error")
+        return JSONResponse({"run": run})
+
+    async def events(request: Request) -> Response:
+        received = time.perf_counter()
+        try:
+            body = await asyncio.wait_for(_read_body(request, max_body_bytes), timeout=body_timeout)
+        except BodyTooLargeError:
+            return _error(413, f"body larger than {max_body_bytes} bytes: send smaller batches", stats, "too_large")
+        except TimeoutError:
+            return _error(408, f"the body did not arrive within {body_timeout} s: resend it", stats, "timeout")
+        except ClientDisconnect:
+            stats.reject("disconnected")
+            return Response(status_code=400)
+        try:
+            count, created, newest = await run_in_threadpool(_write_batch, store, body)
+        except BatchError as exc:
+            return _error(400, str(exc), stats, "invalid")
+        except Exception as exc:  # the store failed: nothing was acknowledged, the client retries
+            _log.warning("eventlog collector: writing a batch failed: %s: %s", type(exc).__name__, exc)
+            return _error(503, f"the store failed ({type(exc).__name__}: {exc}); retry the batch", stats, "store_error")
+        lag = time.perf_counter() - received
+        stats.accept(count, len(body), created, lag, newest)
+        return JSONResponse({"events": count, "created": created})
+
+    async def claim(request: Request) -> Response:
+        try:
+            payload = json.loads(await request.body())
+            experiment = validate_experiment(payload["experiment"])
+            writer = str(payload["writer"])
+            job = payload.get("job")
+            job = None if job is None else str(job)
+        except KeyError as exc:
+            return _error(400, f"bad run claim: field {exc} is missing; {_CLAIM_SHAPE}", stats, "invalid")
+        except (ValueError, TypeError, InvalidNameError) as exc:
+            return _error(400, f"bad run claim ({exc}); {_CLAIM_SHAPE}", stats, "invalid")
+        return await run_number("claiming a run", run_claims.claim_run, experiment, writer=writer, job=job)
+
+    async def latest(request: Request) -> Response:
+        try:
+            experiment = validate_experiment(request.query_params.get("experiment", ""))
+        except (ValueError, InvalidNameError) as exc:
+            return _error(400, str(exc), stats, "invalid")
+        return await run_number("reading run claims", run_claims.latest_run, experiment)
+
+    async def info(request: Request) -> Response:
+        return JSONResponse({"store": store.url(""), "max_body_bytes": max_body_bytes})
+
+    async def healthz(request: Request) -> Response:
+        return PlainTextResponse("ok\n")
+
+    async def metrics(request: Request) -> Response:
+        return PlainTextResponse(stats.prometheus(), media_type="text/plain; version=0.0.4")
+
+    app = Starlette(
+        routes=[
+            Route("/v1/events", guarded(events), methods=["POST"]),
+            Route("/v1/runs/claim", guarded(claim), methods=["POST"]),
+            Route("/v1/runs/latest", guarded(latest), methods=["GET"]),
+            Route("/v1/info", guarded(info), methods=["GET"]),
+            Route("/healthz", healthz, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
+        ]
+    )
+    app.state.stats = stats
+    app.state.store = store
+    return app
+
+
+def _write_batch(store: Store, body: bytes) -> tuple[int, int, int]:
+    """Validate a batch and publish its segments; returns (events, segments created, newest dt)."""
+    columns = decode_batch(body)
+    created = sum(publish(store, segment) for segment in segments_from_columns(columns))
+    return len(columns[0]), created, max(columns[_DT_COLUMN])
+
+
+def serve(
+    store_uri: str,
+    *,
+    host: str = "127.0.0.1",
+    port: int = DEFAULT_PORT,
+    token: str | None = None,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    storage_options: dict[str, Any] | None = None,
+    body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    log_level: str = "warning",
+) -> None:
+    """Run the collector until interrupted (blocking); Ctrl-C/SIGTERM shut it down gracefully.
+
+    Args:
+        store_uri: the store the collector writes to (any fsspec URI).
+        host: interface to listen on (default loopback only).
+        port: TCP port (0 picks a free one).
+        token: bearer token clients must send; None disables auth.
+        max_body_bytes: largest accepted request body (413 above).
+        storage_options: passed to fsspec when opening the store.
+        body_timeout: seconds a client may take to send a body (408 after).
+        log_level: uvicorn's log level.
+
+    Raises:
+        StoreUnavailableError: the store cannot be opened.
+    """
+    import uvicorn
+
+    store = open_store(store_uri, storage_options)
+    app = create_app(store, token=token, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
+
+
+class CollectorThread:
+    """A collector running in a background thread of this process (tests, notebooks, benchmarks).
+
+    Use it as a context manager; `url` is its base URL once started.
+
+    Args:
+        store_uri: the store the collector writes to.
+        host: interface to listen on.
+        port: TCP port; 0 (default) picks a free one.
+        token: bearer token, or None.
+        max_body_bytes: largest accepted request body.
+        body_timeout: seconds a client may take to send a body.
+        storage_options: passed to fsspec when opening the store.
+
+    Example:
+        >>> with CollectorThread("./eventlog", token="t") as collector:  # doctest: +SKIP
+        ...     log = eventlog.open(collector.url, token="t")
+    """
+
+    def __init__(
+        self,
+        store_uri: str,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        token: str | None = None,
+        max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+        body_timeout: float = DEFAULT_BODY_TIMEOUT,
+        storage_options: dict[str, Any] | None = None,
+    ) -> None:
+        import uvicorn
+
+        self.store = open_store(store_uri, storage_options)
+        self.app = create_app(self.store, token=token, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
+        config = uvicorn.Config(self.app, host=host, port=port, log_level="error", lifespan="off")
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name="eventlog-collector", daemon=True)
+        self.url = ""
+
+    @property
+    def stats(self) -> CollectorStats:
+        """The collector's counters."""
+        stats: CollectorStats = self.app.state.stats
+        return stats
+
+    def start(self, timeout: float = 10.0) -> CollectorThread:
+        """Start serving and wait until the socket listens.
+
+        Raises:
+            RuntimeError: the server did not start within `timeout` seconds.
+        """
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError("the collector did not start (is the port in use?)")
+            time.sleep(0.01)  # polling a flag uvicorn sets from its thread; no event to wait on
+        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut down gracefully: stop accepting, finish requests in flight, join the thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> CollectorThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

@@ -1,0 +1,54 @@
+"""How events come out: snapshots of the store, scans with pruning, filters, runs and statistics.
+
+Every function takes a `Store` or a URI (None: $EVENTLOG_URI, else ./eventlog); no logger needed.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eventlog.core.store import Store
+from query.compare import compare
+from query.data import DATA_COLUMNS, data
+from query.describe import describe
+from query.filters import InvalidFilterError, RunNotFoundError
+from query.plot import plot_metric
+from query.runs import last_values, runs
+from query.scan import as_store, scan
+from query.snapshot import Snapshot, take_snapshot
+from query.summary import summary
+from query.tail import follow
+
+__all__ = [
+    "DATA_COLUMNS",
+    "InvalidFilterError",
+    "RunNotFoundError",
+    "Snapshot",
+    "compare",
+    "data",
+    "describe",
+    "files",
+    "follow",
+    "last_values",
+    "plot_metric",
+    "runs",
+    "scan",
+    "summary",
+    "take_snapshot",
+]
+
+
+def files(store: Store | str | None = None, experiment: Any = "*") -> list[str]:
+    """The URLs of the files of the current snapshot, for DuckDB, Spark or pyarrow.
+
+    Args:
+        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
+
+    Returns:
+        Local paths or `s3://` URLs; every row carries (writer, seq) to de-duplicate by.
+
+    Raises:
+        InvalidFilterError: a `re:` regex that does not compile.
+    """
+    return take_snapshot(as_store(store), experiment).urls

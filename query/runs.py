@@ -1,0 +1,223 @@
+"""`runs()`: one row per run, folded from its events (status, times, params, last metrics, extras).
+
+Status comes from the `stop` event when there is one (`completed`, `failed`, `preempted`, ...);
+without one a run is `running` while its events (heartbeats every 30 s) keep arriving and
+`crashed` once they stopped. "Last" means the latest logged in (step, dt, seq) order, so a job
+resumed from a checkpoint that logs steps again resolves to the newest values.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+from typing import Any
+
+import polars as pl
+
+from eventlog.core.store import Store
+from query.data import extra_keys
+from query.describe import order_key, order_key_times
+from query.scan import SMALL_SCAN_BYTES, scan_sized
+from query.timefilters import seconds_between
+
+__all__ = ["CRASH_AFTER_SECONDS", "RUN_COLUMNS", "fold_runs", "last_values", "read_events", "runs"]
+
+#: A run without `stop` whose newest event is older than this is `crashed` (3 missed heartbeats).
+CRASH_AFTER_SECONDS = 90.0
+#: The first columns of `runs()`; `param.<key>`, `metric.<key>` and extras follow.
+RUN_COLUMNS = ["experiment", "run", "status", "start", "end", "duration_s", "node", "userid", "error"]
+_RUN = ["experiment", "run"]
+
+
+def _last(frame: pl.LazyFrame, groups: list[str], *, in_memory: bool = False) -> pl.DataFrame:
+    """value, value_json, step and dt of the last event of each group, in (step, dt, seq) order.
+
+    Big data: two streaming passes instead of a sort per group (measured 25% faster at 100M
+    events): the maximum order key per group, then only the rows at those times; ties are broken
+    by seq. Small data (`in_memory`): one pass with a sort per group.
+    """
+    columns = ["value", "value_json", "step", "dt"]
+    if in_memory:  # small data: one read, one sort per group
+        ordered = [pl.col(c).sort_by(["step", "dt", "seq"], nulls_last=False).last() for c in columns]
+        return frame.group_by(groups).agg(ordered).collect(engine="streaming")
+    ends = frame.group_by(groups).agg(order_key().max().alias("__k")).collect(engine="streaming")
+    times = order_key_times(ends["__k"]).unique()
+    rows = (
+        frame.filter(pl.col("dt").dt.epoch("ns").is_in(times.implode()))
+        .select(*groups, *columns, "seq")
+        .collect(engine="streaming")
+        .with_columns(order_key().alias("__k"))
+        .join(ends, on=[*groups, "__k"], how="semi", nulls_equal=True)
+    )
+    return rows.sort("seq").group_by(groups).agg(pl.col(columns).last())
+
+
+def last_values(store: Store | str | None, experiment: Any = "*", *, event: Any = "metric", **filters: Any) -> pl.DataFrame:
+    """The last logged value of every (experiment, run, event, key), in (step, dt, seq) order.
+
+    Args:
+        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
+        event: event kind(s) (default `metric`).
+        **filters: further filters as for `query.scan` (`run`, `key`, `since`, ...).
+
+    Returns:
+        Columns experiment, run, event, key, value, value_json, step, dt; sorted by the first four.
+    """
+    frame, size = scan_sized(store, experiment, event=event, **filters)
+    return _last(frame, [*_RUN, "event", "key"], in_memory=size < SMALL_SCAN_BYTES).sort([*_RUN, "event", "key"])
+
+
+def _status(frame: pl.DataFrame, now: _dt.datetime) -> pl.DataFrame:
+    recent = pl.col("_last_dt") >= pl.lit(now - _dt.timedelta(seconds=CRASH_AFTER_SECONDS), dtype=pl.Datetime("ns", "UTC"))
+    from_stop = pl.col("_stop").str.json_path_match("$.status")
+    status = (
+        pl.when(pl.col("_stop").is_not_null())
+        .then(from_stop.fill_null("completed"))
+        .when(recent)
+        .then(pl.lit("running"))
+        .otherwise(pl.lit("crashed"))
+    )
+    return frame.with_columns(
+        status.alias("status"),
+        pl.col("_stop").str.json_path_match("$.error").alias("error"),
+        seconds_between(pl.col("end").fill_null(pl.col("_last_dt")), pl.col("start")).alias("duration_s"),
+    )
+
+
+def _wide(last: pl.DataFrame, kind: str, prefix: str) -> pl.DataFrame | None:
+    """Pivot the last values of one event kind into `<prefix><key>` columns."""
+    part = last.filter(pl.col("event") == kind)
+    if part.height == 0:
+        return None
+    numeric_keys = part.group_by("key").agg(pl.col("value").is_not_null().all().alias("numeric"))
+    part = part.join(numeric_keys, on="key")
+    # numbers stay numbers; other values show their JSON text (a JSON string without its quotes)
+    text = pl.coalesce(
+        pl.col("value").cast(pl.String),
+        pl.when(pl.col("value_json").str.starts_with('"')).then(pl.col("value_json").str.json_path_match("$")),
+        pl.col("value_json"),
+    )
+    numbers = part.filter(pl.col("numeric")).pivot(on="key", index=_RUN, values="value")
+    texts = part.filter(~pl.col("numeric")).with_columns(text.alias("_text")).pivot(on="key", index=_RUN, values="_text")
+    out: pl.DataFrame | None = None
+    for piece in (numbers, texts):
+        if piece.height == 0:
+            continue
+        piece = piece.rename({c: prefix + c for c in piece.columns if c not in _RUN})
+        out = piece if out is None else out.join(piece, on=_RUN, how="full", coalesce=True)
+    return out
+
+
+def _empty() -> pl.DataFrame:
+    schema: dict[str, Any] = {
+        "experiment": pl.String,
+        "run": pl.Int64,
+        "status": pl.String,
+        "start": pl.Datetime("ns", "UTC"),
+        "end": pl.Datetime("ns", "UTC"),
+        "duration_s": pl.Float64,
+        "node": pl.String,
+        "userid": pl.String,
+        "error": pl.String,
+    }
+    return pl.DataFrame(schema=schema)
+
+
+def runs(store: Store | str | None, experiment: Any = "*", *, now: _dt.datetime | None = None, **filters: Any) -> pl.DataFrame:
+    """One row per run, rebuilt from its events.
+
+    Columns: experiment, run, status (`completed`, `failed`, `preempted`, ... from the stop
+    event; else `running` if an event arrived in the last 90 s, else `crashed`), start, end
+    (the stop event's time), duration_s (to the stop, or to the newest event), node, userid,
+    error (`Type: message` of a failed run), then one `param.<key>` column per param and one
+    `metric.<key>` column per metric (the last value), then one column per extra (its value on
+    the run's newest event other than a metric: stop, heartbeat, param, ...). Numeric params are floats; other params show their JSON text.
+
+    Args:
+        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
+        now: the time to judge `running` against (default: now).
+        **filters: filters on the events folded (`run`, `since`, `tag`, ...), as for `query.scan`.
+
+    Returns:
+        The runs, sorted by experiment and run; no rows when nothing matches.
+
+    Raises:
+        InvalidFilterError: a malformed filter (see `query.scan`).
+
+    Example:
+        >>> runs("./eventlog", "mnist").sort("metric.val/acc", descending=True)  # doctest: +SKIP
+    """
+    return fold_runs(read_events(store, experiment, **filters), now=now)
+
+
+def read_events(store: Store | str | None, experiment: Any = "*", **filters: Any) -> pl.LazyFrame:
+    """One snapshot's events for the run folds, read once into memory when they are small.
+
+    Args:
+        store: a Store or URI.
+        experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
+        **filters: filters as for `query.scan`.
+
+    Returns:
+        The events (a LazyFrame over memory below `SMALL_SCAN_BYTES`, else over the files).
+
+    Raises:
+        InvalidFilterError: a malformed filter (see `query.scan`).
+    """
+    frame, size = scan_sized(store, experiment, **filters)
+    if size < SMALL_SCAN_BYTES:  # small data: read the files once, fold in memory
+        return frame.collect(engine="streaming").lazy()
+    return frame
+
+
+def fold_runs(frame: pl.LazyFrame, *, now: _dt.datetime | None = None) -> pl.DataFrame:
+    """The table of `runs()` from events already scanned (see `read_events`).
+
+    Args:
+        frame: events with the columns of a scan.
+        now: the time to judge `running` against (default: now).
+
+    Returns:
+        One row per run, as `runs()` returns it.
+    """
+    is_start = pl.col("event") == "start"
+    is_stop = pl.col("event") == "stop"
+    # over every event only streamable aggregations; the rest comes from the few non-metric events
+    times = frame.group_by(_RUN).agg(
+        pl.when(is_start).then(pl.col("dt")).min().alias("start"),
+        pl.when(is_stop).then(pl.col("dt")).max().alias("end"),
+        pl.col("dt").max().alias("_last_dt"),
+    )
+    meta = (
+        frame.filter(pl.col("event") != "metric")
+        .select(*_RUN, "event", "dt", "seq", "value_json", "node", "userid", "extra")
+        .sort(["dt", "seq"])
+        .group_by(_RUN)
+        .agg(
+            pl.col("value_json").filter(is_stop).last().alias("_stop"),
+            pl.col("node").filter(is_start).first().alias("_start_node"),
+            pl.col("userid").filter(is_start).first().alias("_start_userid"),
+            pl.col("node").first(),
+            pl.col("userid").first(),
+            pl.col("extra").last().alias("_extra"),
+        )
+    )
+    base = times.collect(engine="streaming").join(meta.collect(engine="streaming"), on=_RUN, how="left")
+    base = base.with_columns(
+        pl.coalesce("_start_node", "node").alias("node"), pl.coalesce("_start_userid", "userid").alias("userid")
+    )
+    if base.height == 0:
+        return _empty()
+    last = _last(frame.filter(pl.col("event").is_in(["param", "metric"])), [*_RUN, "event", "key"])
+    result = _status(base, now or _dt.datetime.now(_dt.UTC))
+    for kind, prefix in (("param", "param."), ("metric", "metric.")):
+        wide = _wide(last, kind, prefix)
+        if wide is not None:
+            result = result.join(wide, on=_RUN, how="left")
+    keys = extra_keys(result.select(pl.col("_extra").alias("extra")))
+    result = result.with_columns(pl.col("_extra").map.get(k).alias(k) for k in keys if k not in result.columns)
+    params = sorted(c for c in result.columns if c.startswith("param."))
+    metrics = sorted(c for c in result.columns if c.startswith("metric."))
+    extras = [k for k in keys if k not in RUN_COLUMNS and k not in params and k not in metrics]
+    return result.select([*RUN_COLUMNS, *params, *metrics, *extras]).sort(_RUN)

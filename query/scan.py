@@ -1,0 +1,392 @@
+"""Scanning: one polars LazyFrame over the store's snapshot, pruned and filtered.
+
+The snapshot (DESIGN §3) is an explicit file list; before anything is opened it is pruned by the
+experiment filter and by the `date=` partitions that `since`/`end` allow, so a query on one
+experiment never touches another's files. Local and S3 stores are scanned natively by polars
+(`hive_partitioning=True` with a pinned `hive_schema`, so a numeric-looking experiment name stays
+a string and `date` is a Date); other fsspec stores (`memory://`, ...) are read through fsspec.
+
+Filter names that are not columns are extras (`tag="v1.5"` filters `extra["tag"]`).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import io
+from dataclasses import replace
+from functools import cache
+from typing import Any
+
+import polars as pl
+
+from eventlog.core import layout, run_claims
+from eventlog.core.event import arrow_schema
+from eventlog.core.store import FileInfo, Store, open_store
+from query.filters import RunNotFoundError, is_everything, match, text_matcher
+from query.snapshot import Snapshot, take_snapshot
+from query.timefilters import parse_time
+
+__all__ = [
+    "HIVE_SCHEMA",
+    "SMALL_SCAN_BYTES",
+    "as_store",
+    "column_predicates",
+    "columns",
+    "empty_frame",
+    "file_schema",
+    "resolve_runs",
+    "row_predicates",
+    "scan",
+    "scan_sized",
+    "scan_snapshot",
+    "scan_store",
+    "select_files",
+]
+
+HIVE_SCHEMA = {"experiment": pl.String, "date": pl.Date}
+#: Below this many bytes of Parquet (~2-4M events), multi-pass plans read the needed columns once into
+#: memory (10-20x the Parquet size) and run their passes there: per-file costs dominate small scans.
+SMALL_SCAN_BYTES = 32 << 20
+
+
+def as_store(store: Store | str | None) -> Store:
+    """A `Store` from a Store, a URI, or None ($EVENTLOG_URI, else ./eventlog).
+
+    Args:
+        store: a Store, a URI or None.
+
+    Returns:
+        The Store.
+    """
+    return store if isinstance(store, Store) else open_store(store)
+
+
+@cache
+def file_schema() -> pl.Schema:
+    """The polars schema of a segment file (derived from the event's Arrow schema).
+
+    Returns:
+        The schema of the columns stored in files (no partition columns); the same object on
+        every call, so treat it as read-only.
+    """
+    empty = pl.from_arrow(arrow_schema().empty_table())
+    assert isinstance(empty, pl.DataFrame)
+    return empty.schema
+
+
+@cache
+def columns() -> tuple[str, ...]:
+    """Every column of a scan: the file columns plus the partition columns `experiment` and `date`.
+
+    Returns:
+        The column names.
+    """
+    return (*file_schema().names(), *HIVE_SCHEMA)
+
+
+def empty_frame() -> pl.LazyFrame:
+    """A LazyFrame with the columns of a scan and no rows (for stores or filters without data).
+
+    Returns:
+        The empty LazyFrame.
+    """
+    return pl.LazyFrame(schema={**dict(file_schema()), **HIVE_SCHEMA})
+
+
+def _experiment(path: str) -> str:
+    return layout.experiment_of(path) or ""
+
+
+def _date(path: str) -> _dt.date | None:
+    """The path's `date=` partition as a date (None: none, or not a date, so never pruned)."""
+    text = layout.date_of(path)
+    try:
+        return _dt.date.fromisoformat(text) if text else None
+    except ValueError:
+        return None
+
+
+def select_files(
+    snapshot: Snapshot,
+    *,
+    experiment: Any = "*",
+    since: _dt.datetime | None = None,
+    end: _dt.datetime | None = None,
+) -> Snapshot:
+    """The part of `snapshot` whose partitions can hold matching events (pruning by path only).
+
+    Args:
+        snapshot: the store's snapshot.
+        experiment: an experiment filter (name, list, glob, `re:`); `take_snapshot` applies it
+            already, so scans leave it at `*`.
+        since: keep files of dates on or after this time's date.
+        end: keep files of dates on or before this time's date.
+
+    Returns:
+        A Snapshot with the kept files.
+
+    Raises:
+        InvalidFilterError: a `re:` regex that does not compile.
+    """
+    if is_everything(experiment) and since is None and end is None:
+        return snapshot
+    matches = text_matcher(experiment)
+    first, last = (since.date() if since else None), (end.date() if end else None)
+    kept: list[FileInfo] = []
+    for info in snapshot.files:
+        if not matches(_experiment(info.path)):
+            continue
+        date = _date(info.path)
+        if date is not None and ((first and date < first) or (last and date > last)):
+            continue
+        kept.append(info)
+    return replace(snapshot, files=kept)
+
+
+def scan_snapshot(snapshot: Snapshot) -> pl.LazyFrame:
+    """A LazyFrame over every file of `snapshot`, with `experiment` and `date` columns.
+
+    Args:
+        snapshot: the files to scan.
+
+    Returns:
+        The LazyFrame (no rows, all columns, if the snapshot is empty).
+    """
+    store = snapshot.store
+    if not snapshot.files:
+        return empty_frame()
+    if store.polars_native:
+        return pl.scan_parquet(
+            snapshot.urls,
+            hive_partitioning=True,
+            hive_schema=HIVE_SCHEMA,
+            storage_options=store.polars_storage_options(),
+            missing_columns="insert",
+            extra_columns="ignore",
+        )
+    return pl.concat([_read_via_fsspec(store, path) for path in snapshot.paths], how="diagonal_relaxed").lazy()
+
+
+def _read_via_fsspec(store: Store, path: str) -> pl.DataFrame:
+    frame = pl.read_parquet(io.BytesIO(store.read(path)))
+    return frame.with_columns(
+        pl.lit(_experiment(path), dtype=pl.String).alias("experiment"), pl.lit(_date(path), dtype=pl.Date).alias("date")
+    )
+
+
+def scan_store(store: Store | str | None, experiment: Any = "*") -> pl.LazyFrame:
+    """A LazyFrame over the current snapshot of the experiments matching `experiment`, unfiltered.
+
+    Args:
+        store: a Store or URI.
+        experiment: an experiment filter (a name, a list, `*`, a glob or `re:`).
+
+    Returns:
+        The LazyFrame.
+    """
+    return scan_snapshot(take_snapshot(as_store(store), experiment))
+
+
+def _negative(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value < 0
+
+
+def _needs_runs(run: Any) -> bool:
+    if _negative(run):
+        return True
+    if isinstance(run, slice):
+        return _negative(run.start) or _negative(run.stop)
+    if isinstance(run, (list, tuple, set, frozenset)):
+        return any(_needs_runs(r) for r in run)
+    return False
+
+
+def resolve_runs(run: Any, known: list[int], experiment: str = "") -> Any:
+    """Replace negative run numbers (-1 is the latest) by real ones, given the experiment's runs.
+
+    Args:
+        run: a run filter: an int, a negative int, a list, a slice (`slice(-3, None)`: the three
+            latest runs; bounds are run numbers, the stop exclusive), `*` or a pattern.
+        known: the experiment's run numbers, ascending.
+        experiment: its name, for the error message.
+
+    Returns:
+        The filter with every negative number resolved.
+
+    Raises:
+        RunNotFoundError: a negative number reaches past the first run.
+    """
+    if _negative(run):
+        if len(known) < -run:
+            raise RunNotFoundError(
+                f"run={run} asks for the {-run}th latest run of experiment {experiment!r}, which has "
+                f"{len(known)} run(s); use run='*' to list them"
+            )
+        return known[run]
+    if isinstance(run, slice):
+        start = resolve_runs(run.start, known, experiment) if _negative(run.start) else run.start
+        stop = (resolve_runs(run.stop, known, experiment) if len(known) >= -run.stop else 0) if _negative(run.stop) else run.stop
+        return slice(start, stop, run.step)
+    if isinstance(run, (list, tuple, set, frozenset)):
+        return [resolve_runs(r, known, experiment) for r in run]
+    return run
+
+
+def _runs_of(snapshot: Snapshot, experiment: str) -> list[int]:
+    """The experiment's runs: its run claims, else (imported or synthetic data) the runs in its events."""
+    known = run_claims.list_runs(snapshot.store, experiment)
+    if known:
+        return known
+    files = [f for f in snapshot.files if _experiment(f.path) == experiment]
+    found = scan_snapshot(replace(snapshot, files=files)).select(pl.col("run").unique()).collect()
+    return sorted(int(r) for r in found["run"].drop_nulls())
+
+
+def _run_predicate(snapshot: Snapshot, run: Any) -> pl.Expr | None:
+    if not _needs_runs(run):
+        return match("run", run)
+    names = sorted({_experiment(f.path) for f in snapshot.files})
+    if not names:
+        return pl.lit(False)
+    predicates: list[pl.Expr] = []
+    missing: RunNotFoundError | None = None
+    for name in names:
+        try:
+            resolved = resolve_runs(run, _runs_of(snapshot, name), name)
+        except RunNotFoundError as exc:
+            missing = exc
+            continue
+        one = match("run", resolved)
+        # the experiment stays in the predicate even when only one matched: `tail` applies it to
+        # files that land later, maybe of another experiment the pattern matches
+        this = pl.col("experiment") == name
+        predicates.append(this if one is None else this & one)
+    if not predicates:
+        assert missing is not None
+        raise missing
+    combined = predicates[0]
+    for other in predicates[1:]:
+        combined = combined | other
+    return combined
+
+
+def column_predicates(**filters: Any) -> list[pl.Expr]:
+    """The predicates of column filters (not `run`, `since`, `end`); other names filter extras.
+
+    Args:
+        **filters: column=value filters (a value, a list, `*`/None, a glob, `re:`).
+
+    Returns:
+        One predicate per filter that selects less than everything.
+
+    Raises:
+        InvalidFilterError: a regex that does not compile.
+    """
+    known = set(columns())
+    predicates = []
+    for column, value in filters.items():
+        predicate = match(column if column in known else pl.col("extra").map.get(column), value)
+        if predicate is not None:
+            predicates.append(predicate)
+    return predicates
+
+
+def scan(
+    store: Store | str | None,
+    experiment: Any = "*",
+    *,
+    since: Any = None,
+    end: Any = None,
+    **filters: Any,
+) -> pl.LazyFrame:
+    """A LazyFrame of the events of the experiments matching `experiment`, filtered by column.
+
+    Only files of matching experiments (and, with `since`/`end`, matching dates) are opened.
+
+    Args:
+        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        experiment: a name, a list, `*`/`all`, a glob or `re:<regex>`.
+        since: events at or after this time (datetime, timedelta, `"5h"`, `"2d"`, ISO text).
+        end: events at or before this time (same forms).
+        **filters: column=value filters (a value, a list, `*`/None, a glob, `re:`); `run` also
+            takes negative ints (from the latest) and slices. A name that is not a column
+            filters the extra of that name (`tag="v1.5"`).
+
+    Returns:
+        A LazyFrame with the file columns (`extra` as a map) plus `experiment` and `date`.
+
+    Raises:
+        InvalidFilterError: a malformed time or a regex that does not compile.
+        RunNotFoundError: a negative run reaches past the first run.
+
+    Example:
+        >>> frame = scan("./eventlog", "mnist", key="train/*", since="2d").collect()  # doctest: +SKIP
+    """
+    return scan_sized(store, experiment, since=since, end=end, **filters)[0]
+
+
+def scan_sized(
+    store: Store | str | None,
+    experiment: Any = "*",
+    *,
+    since: Any = None,
+    end: Any = None,
+    **filters: Any,
+) -> tuple[pl.LazyFrame, int]:
+    """`scan()`, and the total size in bytes of the files it reads (to pick a plan by data size).
+
+    Args:
+        store: a Store or URI.
+        experiment: the experiment filter.
+        since: the lower time bound.
+        end: the upper time bound.
+        **filters: column filters, as for `scan()`.
+
+    Returns:
+        (the LazyFrame, the bytes of the pruned snapshot's files).
+
+    Raises:
+        InvalidFilterError: a malformed time or a regex that does not compile.
+        RunNotFoundError: a negative run reaches past the first run.
+    """
+    resolved = as_store(store)
+    lower = parse_time(since, name="since")
+    upper = parse_time(end, name="end")
+    snapshot = select_files(take_snapshot(resolved, experiment), since=lower, end=upper)
+    frame = scan_snapshot(snapshot)
+    for predicate in row_predicates(snapshot, since=lower, end=upper, **filters):
+        frame = frame.filter(predicate)
+    return frame, sum(f.size for f in snapshot.files)
+
+
+def row_predicates(
+    snapshot: Snapshot, *, since: _dt.datetime | None = None, end: _dt.datetime | None = None, **filters: Any
+) -> list[pl.Expr]:
+    """The row filters of a scan over `snapshot`, as predicates that need no store any more.
+
+    The experiment filter is not among them: it is exact at the file level (`take_snapshot`).
+    Negative runs are resolved now, against each experiment of `snapshot`, so the predicates can
+    be applied later to any frame of events (`query.tail` applies them to every new file).
+
+    Args:
+        snapshot: the pruned snapshot the filters apply to (its experiments resolve negative runs).
+        since: events at or after this time (already parsed, see `parse_time`).
+        end: events at or before this time.
+        **filters: column filters, as for `scan()`.
+
+    Returns:
+        The predicates, all of which a row must pass.
+
+    Raises:
+        InvalidFilterError: a regex that does not compile.
+        RunNotFoundError: a negative run reaches past the first run of every experiment.
+    """
+    predicates: list[pl.Expr | None] = []
+    if since is not None:
+        predicates.append(pl.col("dt") >= pl.lit(since, dtype=pl.Datetime("ns", "UTC")))
+    if end is not None:
+        predicates.append(pl.col("dt") <= pl.lit(end, dtype=pl.Datetime("ns", "UTC")))
+    if "run" in filters:
+        predicates.append(_run_predicate(snapshot, filters["run"]))
+    predicates.extend(column_predicates(**{k: v for k, v in filters.items() if k != "run"}))
+    return [p for p in predicates if p is not None]

@@ -1,0 +1,114 @@
+"""`summary()`: statistics of metrics with pandas `describe` semantics, plus first, last and latency."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import polars as pl
+
+from eventlog.core.store import Store
+from query.describe import DEFAULT_BUCKET_BITS, ORDER, STAT_COLUMNS, describe
+from query.filters import matches_text
+from query.scan import SMALL_SCAN_BYTES, column_predicates, columns, scan_sized
+from query.timefilters import seconds_between
+
+__all__ = ["STAT_COLUMNS", "run_durations", "summary"]
+
+
+def run_durations(frame: pl.LazyFrame) -> pl.DataFrame:
+    """Each run's start, end and duration in seconds, from its `start` and `stop` events.
+
+    Args:
+        frame: events (any columns of a scan); only `start`/`stop` events are used.
+
+    Returns:
+        Columns experiment, run, start, end, duration_s; runs without both events are left out.
+    """
+    per_run = (
+        frame.filter(pl.col("event").is_in(["start", "stop"]))
+        .group_by(["experiment", "run"])
+        .agg(
+            pl.col("dt").filter(pl.col("event") == "start").min().alias("start"),
+            pl.col("dt").filter(pl.col("event") == "stop").max().alias("end"),
+        )
+        .filter(pl.col("start").is_not_null() & pl.col("end").is_not_null())
+        .collect(engine="streaming")
+    )
+    return per_run.with_columns(seconds_between(pl.col("end"), pl.col("start")).alias("duration_s")).sort(
+        ["experiment", "run"]
+    )
+
+
+def summary(
+    store: Store | str | None,
+    experiment: Any = "*",
+    *,
+    run: Any = "*",
+    by_run: bool = False,
+    latency: bool = True,
+    **filters: Any,
+) -> pl.DataFrame:
+    """Statistics per (event, key), or per (experiment, run, event, key) with `by_run=True`.
+
+    Columns: count, mean, std (ddof=1), min, 25%, 50%, 75% (linear interpolation), max, exactly
+    as pandas' `Series.describe()` computes them (NaN counts as missing), plus first and last
+    (the values of the first and last event in (step, dt, seq) order). Quantiles are exact and
+    memory stays bounded at any size (see `query.describe`). Like omega-ml, a row
+    (`metric`, `latency`) gives the statistics of the runs' durations in seconds (start to stop).
+
+    Args:
+        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
+        run: run filter (an int, negative int, list, slice or `*`).
+        by_run: one row per run and key.
+        latency: add the (`metric`, `latency`) row(s).
+        **filters: further filters as for `query.data` (default `event="metric"`; `event="*"`
+            describes every numeric event).
+
+    Returns:
+        One row per group, sorted, with the group columns and `STAT_COLUMNS`; no rows when
+        nothing matches.
+
+    Raises:
+        InvalidFilterError: a malformed filter (see `query.scan`).
+        RunNotFoundError: a negative run reaches past the first run.
+
+    Example:
+        >>> summary("./eventlog", "mnist", key="val/*")  # doctest: +SKIP
+    """
+    filters.setdefault("event", "metric")
+    groups = ["experiment", "run", "event", "key"] if by_run else ["event", "key"]
+    time_filters = {k: filters.pop(k) for k in ("since", "end") if k in filters}
+    wants_latency = latency and matches_text("metric", filters["event"]) and matches_text("latency", filters.get("key"))
+    # One snapshot for both the metrics and the run durations (start/stop events).
+    events, size = scan_sized(store, experiment, run=run, **time_filters)
+    small = size < SMALL_SCAN_BYTES
+    if small and wants_latency:
+        # small data: read the files once; the metrics and the run durations both come from memory
+        known = columns()
+        needed = {"experiment", "run", "event", "key", "value", *ORDER}
+        needed |= {k if k in known else "extra" for k in filters}
+        events = events.select([c for c in known if c in needed]).collect(engine="streaming").lazy()
+    frame = events
+    for predicate in column_predicates(**filters):
+        frame = frame.filter(predicate)
+    # per run, groups are many and small: coarser buckets keep the histogram small
+    bits = 3 if by_run else DEFAULT_BUCKET_BITS
+    stats = describe(frame.filter(pl.col("value").is_not_null()), groups, bucket_bits=bits, in_memory=small)
+    if not wants_latency:
+        return stats
+    runs = run_durations(events)
+    if runs.height == 0:
+        return stats
+    rows = runs.lazy().select(
+        "experiment",
+        "run",
+        pl.lit("metric").alias("event"),
+        pl.lit("latency").alias("key"),
+        pl.col("duration_s").alias("value"),
+        pl.lit(None, dtype=pl.Int64).alias(ORDER[0]),
+        pl.col("start").alias(ORDER[1]),
+        pl.lit(0, dtype=pl.Int64).alias(ORDER[2]),
+    )
+    latency_stats = describe(rows, groups)
+    return pl.concat([stats, latency_stats.select(stats.columns)], how="vertical_relaxed")

@@ -1,0 +1,146 @@
+"""Artifacts round-trip on every backend: JSON values inline, files copied, other objects pickled."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+
+import eventlog
+from eventlog.core.artifacts import ArtifactCorruptError
+from eventlog.experiment import Experiment
+from eventlog.log import Log
+
+
+class Model:
+    """A stand-in for a trained model: an object that is not JSON-able."""
+
+    def __init__(self, weights: np.ndarray) -> None:
+        self.weights = weights
+
+    def predict(self, x: np.ndarray) -> np.ndarray:
+        return x @ self.weights
+
+
+def test_values_files_and_objects_round_trip(any_uri: str, tmp_path: Path) -> None:
+    source = tmp_path / "weights.bin"
+    payload = os.urandom(3 * 2**20 + 17)  # several chunks, not a multiple of the chunk size
+    source.write_bytes(payload)
+    model = Model(np.arange(6, dtype=np.float64).reshape(3, 2))
+    log = eventlog.open(any_uri, flush_every=60)
+    exp = log.experiment("arts")
+    with exp:
+        exp.log_artifact({"layers": [64, 32], "act": "relu"}, "config")
+        exp.log_artifact("just text", "note")
+        exp.log_artifact(source, "weights", step=3)
+        exp.log_artifact(model, "model")
+        exp.log_artifact((1, 2, "three"), "tuple")  # a tuple is not JSON: pickled, comes back as a tuple
+    restored = exp.restore_artifacts()
+    config, note, weights, back, tup = restored
+    assert config == {"layers": [64, 32], "act": "relu"}
+    assert note == "just text"
+    assert isinstance(weights, Path) and weights.name == "weights.bin" and weights.read_bytes() == payload
+    assert isinstance(back, Model) and back.predict(np.ones(3)).tolist() == [6.0, 9.0]
+    assert tup == (1, 2, "three")
+    assert exp.restore_artifacts(key="config") == [config]
+
+    refs = [json.loads(t) for t in exp.data(event="artifact")["value_json"]]
+    assert [r["format"] for r in refs] == ["json", "json", "file", "pickle", "pickle"]
+    file_ref = refs[2]
+    assert file_ref["size"] == len(payload) and file_ref["sha256"] == hashlib.sha256(payload).hexdigest()
+    assert file_ref["path"].startswith("artifacts/arts/1/")
+    assert exp.data(event="artifact", key="weights")["step"].to_list() == [3]
+    assert log.store.exists(file_ref["path"]) and log.store.exists(refs[3]["path"])
+    log.close()
+
+
+@pytest.fixture(params=["local", pytest.param("s3", marks=pytest.mark.s3)])
+def shared_uri(request: pytest.FixtureRequest) -> str:
+    """A store that another process can open too: local disk and S3 (memory:// is private to a process)."""
+    return str(request.getfixturevalue(f"{request.param}_uri"))
+
+
+def log_file_and_set(uri: str, experiment: str, source: Path, items: set[object]) -> tuple[Log, Experiment]:
+    """Open a log and, in one run of `experiment`, log the file `source` as `file` and `items` (pickled) as `set`."""
+    log = eventlog.open(uri, flush_every=60)
+    exp = log.experiment(experiment)
+    with exp:
+        exp.log_artifact(source, "file")
+        exp.log_artifact(items, "set")
+    return log, exp
+
+
+def test_another_process_restores_from_the_store(shared_uri: str, tmp_path: Path) -> None:
+    source = tmp_path / "report.csv"
+    source.write_text("a,b\n1,2\n")
+    log, _ = log_file_and_set(shared_uri, "shared", source, {1, 2, 3})
+    log.close()
+    cache = tmp_path / "cache"
+    script = (
+        "import eventlog, sys\n"
+        f"exp = eventlog.open({shared_uri!r}).experiment('shared').use()\n"
+        "path, numbers = exp.restore_artifacts()\n"
+        "print(open(path).read().replace('\\n', '|'), sorted(numbers), str(path).startswith(sys.argv[1]) or path.is_file())\n"
+    )
+    env = {**os.environ, "EVENTLOG_ARTIFACT_CACHE": str(cache)}
+    done = subprocess.run([sys.executable, "-c", script, str(cache)], capture_output=True, text=True, env=env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.strip() == "a,b|1,2| [1, 2, 3] True"
+
+
+def test_restore_downloads_into_a_directory_and_reuses_it(s3_uri: str, tmp_path: Path) -> None:
+    source = tmp_path / "model.pt"
+    source.write_bytes(b"\x00weights" * 1000)
+    log = eventlog.open(s3_uri, flush_every=60)
+    exp = log.experiment("dl")
+    with exp:
+        exp.log_artifact(source, "model")
+    frame = exp.data(event="artifact")
+    from eventlog.core.artifacts import restore_artifacts
+
+    first = restore_artifacts(log.store, frame, dest=tmp_path / "out")
+    second = restore_artifacts(log.store, frame, dest=tmp_path / "out")
+    assert first == second and first[0].read_bytes() == source.read_bytes()
+    assert first[0].is_relative_to(tmp_path / "out")
+    log.close()
+
+
+def test_a_changed_payload_is_detected(local_uri: str, tmp_path: Path) -> None:
+    source = tmp_path / "data.txt"
+    source.write_text("original")
+    log, exp = log_file_and_set(local_uri, "tamper", source, {"a", "b"})
+    refs = [json.loads(t) for t in exp.data(event="artifact")["value_json"]]
+    Path(log.store.full_path(refs[0]["path"])).write_text("changed!")
+    Path(log.store.full_path(refs[1]["path"])).unlink()
+    with pytest.raises(ArtifactCorruptError, match="sha256"):
+        exp.restore_artifacts(key="file")
+    with pytest.raises(ArtifactCorruptError, match="missing"):
+        exp.restore_artifacts(key="set")
+    log.close()
+
+
+def test_bad_artifacts_raise_clear_errors_and_lose_nothing(local_uri: str, tmp_path: Path) -> None:
+    log = eventlog.open(local_uri, flush_every=60)
+    exp = log.experiment("bad")
+    with exp:
+        exp.log_metric("before", 1.0)
+        with pytest.raises(FileNotFoundError, match="no file at"):
+            exp.log_artifact(tmp_path / "missing.bin", "m")
+        with pytest.raises(IsADirectoryError, match="directory"):
+            exp.log_artifact(tmp_path, "d")
+        with pytest.raises(TypeError, match="cannot pickle"):
+            exp.log_artifact(threading.Lock(), "lock")  # a lock cannot be pickled
+        exp.log_metric("after", 2.0)
+    frame = exp.data()
+    assert frame.filter(pl.col("event") == "metric")["key"].to_list() == ["before", "after"]
+    assert frame.filter(pl.col("event") == "artifact").height == 0
+    assert frame["event"].to_list()[-1] == "stop"
+    log.close()

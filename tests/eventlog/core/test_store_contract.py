@@ -1,0 +1,112 @@
+"""One contract for every backend (local disk, memory://, S3 on moto): create-if-absent, read, find, delete."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+
+from eventlog.core.store import open_store
+from eventlog.errors import AlreadyExistsError, StoreUnavailableError
+
+
+def test_create_then_read_back(any_uri: str) -> None:
+    store = open_store(any_uri)
+    store.create("a/b/c.bin", b"hello")
+    assert store.read("a/b/c.bin") == b"hello"
+    assert store.exists("a/b/c.bin")
+
+
+def test_create_never_overwrites(any_uri: str) -> None:
+    store = open_store(any_uri)
+    store.create("x", b"first")
+    with pytest.raises(AlreadyExistsError) as info:
+        store.create("x", b"second")
+    assert isinstance(info.value, FileExistsError)
+    assert store.read("x") == b"first"
+
+
+def test_empty_create_is_refused(any_uri: str) -> None:
+    with pytest.raises(ValueError, match="empty"):
+        open_store(any_uri).create("empty", b"")
+
+
+def test_find_lists_objects_recursively_with_sizes(any_uri: str) -> None:
+    store = open_store(any_uri)
+    for path, data in {"p/1": b"a", "p/q/2": b"bb", "other/3": b"ccc"}.items():
+        store.create(path, data)
+    found = store.find("p")
+    assert [f.path for f in found] == ["p/1", "p/q/2"]
+    assert [f.size for f in found] == [1, 2]
+    assert all(f.mtime > 0 for f in found)
+    assert store.find("missing") == []
+
+
+def test_delete_is_idempotent(any_uri: str) -> None:
+    store = open_store(any_uri)
+    store.create("d/1", b"x")
+    store.delete(["d/1", "d/never-existed"])
+    assert not store.exists("d/1")
+    with pytest.raises(FileNotFoundError):
+        store.read("d/1")
+
+
+def test_racing_creates_have_exactly_one_winner(any_uri: str) -> None:
+    store = open_store(any_uri)
+    winners: list[int] = []
+    barrier = threading.Barrier(8)
+
+    def attempt(i: int) -> None:
+        barrier.wait()
+        try:
+            store.create("race", f"writer {i}".encode())
+            winners.append(i)
+        except AlreadyExistsError:
+            pass
+
+    threads = [threading.Thread(target=attempt, args=(i,)) for i in range(8)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(winners) == 1
+    assert store.read("race") == f"writer {winners[0]}".encode()
+
+
+def test_local_store_leaves_no_temp_files(local_uri: str) -> None:
+    store = open_store(local_uri)
+    store.create("seg/a.parquet", b"data")
+    with pytest.raises(AlreadyExistsError):
+        store.create("seg/a.parquet", b"other")
+    import os
+
+    assert os.listdir(os.path.join(store.root, "seg")) == ["a.parquet"]
+
+
+@pytest.mark.s3
+def test_missing_bucket_is_a_clear_error(s3_endpoint: str) -> None:
+    with pytest.raises(StoreUnavailableError, match="bucket 'no-such-bucket' does not exist"):
+        open_store("s3://no-such-bucket/x")
+
+
+def test_unknown_protocol_is_a_clear_error() -> None:
+    with pytest.raises(ValueError, match="cannot open store"):
+        open_store("nosuchproto://x/y")
+
+
+@pytest.mark.s3
+def test_missing_credentials_are_a_clear_error(s3_bucket: str, s3_endpoint: str, tmp_path: object) -> None:
+    import os
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("AWS_")}
+    env.update(AWS_ENDPOINT_URL=s3_endpoint, AWS_DEFAULT_REGION="us-east-1", AWS_CONFIG_FILE=os.devnull,
+               AWS_SHARED_CREDENTIALS_FILE=os.devnull, AWS_EC2_METADATA_DISABLED="true")
+    code = (
+        "import sys\nfrom eventlog.core.store import open_store\nfrom eventlog.errors import StoreUnavailableError\n"
+        "try:\n    open_store(sys.argv[1])\nexcept StoreUnavailableError as e:\n    print('ERR', e)\n"
+    )
+    out = subprocess.run([sys.executable, "-c", code, f"s3://{s3_bucket}/x"], env=env, capture_output=True, text=True, timeout=120)
+    assert out.stdout.startswith("ERR"), out.stdout + out.stderr
+    assert "credentials" in out.stdout.lower()
