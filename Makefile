@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_CORE := $(VENV)/.installed-core
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: help install dev demo lint test test-integration bench clean
+.PHONY: help install dev demo lint docs test test-integration bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -32,7 +32,10 @@ lint: $(STAMP_DEV)  ## ruff and mypy
 	$(BIN)/ruff check eventlog ingest query tests benchmarks examples
 	$(BIN)/mypy eventlog ingest query
 
-test: lint  ## lint, then the whole test suite (S3 tests against a moto server on 127.0.0.1)
+docs: $(STAMP_DEV)  ## build the guide in docs/ with mkdocs-material, strict: a broken link fails
+	$(BIN)/mkdocs build --strict --quiet --site-dir build/site
+
+test: lint docs  ## lint, build the docs, then the whole test suite (S3 tests against a moto server on 127.0.0.1)
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not integration"
 
 test-integration: $(STAMP_DEV)  ## install, start and test against Ceph RGW (real race-safe S3), then stop it
