@@ -25,7 +25,8 @@ from typing import TYPE_CHECKING
 from eventlog.core.segment import Segment, publish
 from eventlog.core.store import Store
 from eventlog.errors import RecoveryError
-from ingest.spool import SUFFIX, decode_frames, iter_segments, spool_dir
+from ingest.frames import decode_frames, iter_segments
+from ingest.spool import SUFFIX, spool_dir
 
 if TYPE_CHECKING:  # only a type here: a local log's open (which recovers) need not import the HTTP client
     from ingest.remote import RemoteClient

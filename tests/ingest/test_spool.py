@@ -12,7 +12,8 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from eventlog.core.segment import Segment
-from ingest.spool import FRAME_MAGIC, Spool, SpoolOutbox, decode_frames, encode_frame, iter_segments
+from ingest.frames import FRAME_MAGIC, decode_frames, encode_frame, iter_segments
+from ingest.spool import Spool, SpoolOutbox
 
 
 def seg(first_seq: int, data: bytes, count: int = 3) -> Segment:

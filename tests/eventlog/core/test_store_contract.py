@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from pathlib import Path
 
 import pytest
 
@@ -110,3 +111,21 @@ def test_missing_credentials_are_a_clear_error(s3_bucket: str, s3_endpoint: str,
     out = subprocess.run([sys.executable, "-c", code, f"s3://{s3_bucket}/x"], env=env, capture_output=True, text=True, timeout=120)
     assert out.stdout.startswith("ERR"), out.stdout + out.stderr
     assert "credentials" in out.stdout.lower()
+
+
+def test_the_default_store_is_hidden_and_an_old_default_store_is_still_found(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from eventlog.core.store import DEFAULT_URI, LEGACY_DEFAULT_URI, resolve_uri
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("EVENTLOG_URI", raising=False)
+    assert DEFAULT_URI == "./.eventlog" and resolve_uri(None) == DEFAULT_URI
+    (tmp_path / "eventlog").mkdir()  # a directory that holds no store (a package, say) is ignored
+    assert resolve_uri(None) == DEFAULT_URI
+    (tmp_path / "eventlog" / "seg").mkdir()
+    with caplog.at_level("WARNING", logger="eventlog.store"):
+        assert resolve_uri(None) == LEGACY_DEFAULT_URI
+    assert "mv ./eventlog ./.eventlog" in caplog.text
+    (tmp_path / ".eventlog").mkdir()  # once moved (or once a new store exists), the default wins
+    assert resolve_uri(None) == DEFAULT_URI
