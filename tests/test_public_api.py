@@ -7,6 +7,12 @@ import inspect
 
 import pytest
 
+
+def _isort_style(name: str) -> tuple[int, str]:
+    """ruff's order for `__all__` (RUF022): CONSTANTS, then Classes, then functions, each sorted."""
+    return (0 if name.isupper() else 1 if name[:1].isupper() else 2, name)
+
+
 PACKAGES = ["eventlog", "eventlog.core", "eventlog.compaction", "eventlog.cli", "ingest", "query"]
 
 
@@ -14,7 +20,7 @@ PACKAGES = ["eventlog", "eventlog.core", "eventlog.compaction", "eventlog.cli", 
 def test_every_exported_name_exists_and_has_a_docstring(package: str) -> None:
     module = importlib.import_module(package)
     assert module.__doc__
-    assert list(module.__all__) == sorted(module.__all__), f"{package}.__all__ is not sorted"
+    assert list(module.__all__) == sorted(module.__all__, key=_isort_style), f"{package}.__all__ is not sorted"
     for name in module.__all__:
         obj = getattr(module, name)
         if inspect.isclass(obj) or inspect.isfunction(obj):
