@@ -9,6 +9,7 @@ reads; `Experiment` inherits both halves of the omega-ml API.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from eventlog.compaction.clear import clear_experiment
@@ -18,6 +19,7 @@ if TYPE_CHECKING:
     import polars as pl
 
     from eventlog.log import Log
+    from query.filters import Filter
 
 __all__ = ["ExperimentReads"]
 
@@ -36,14 +38,14 @@ class ExperimentReads:
 
     def data(
         self,
-        run: Any = None,
-        event: Any = None,
-        key: Any = None,
-        step: Any = None,
-        since: Any = None,
-        end: Any = None,
+        run: Filter = None,
+        event: Filter = None,
+        key: Filter = None,
+        step: Filter = None,
+        since: Filter = None,
+        end: Filter = None,
         lazy: bool = False,
-        **extra: Any,
+        **extra: Filter,
     ) -> pl.DataFrame | pl.LazyFrame:
         """Events of this experiment as a polars DataFrame sorted by `dt` (LazyFrame with `lazy=True`).
 
@@ -66,28 +68,31 @@ class ExperimentReads:
             **extra,
         )
 
-    def summary(self, run: Any = "*", by_run: bool = False, **filters: Any) -> pl.DataFrame:
+    def summary(self, run: Filter = "*", by_run: bool = False, **filters: Filter) -> pl.DataFrame:
         """Summary statistics of the metrics (pandas `describe` plus first/last); see `query.summary`."""
         import query  # lazy: see the module docstring
 
-        return query.summary(self._log.store, experiment=self.name, run=run, by_run=by_run, **filters)
+        return query.summary(self._log.store, experiment=self.name, run=run, by_run=by_run, **_keywords(filters))
 
-    def runs(self, **filters: Any) -> pl.DataFrame:
+    def runs(self, **filters: Filter) -> pl.DataFrame:
         """One row per run, rebuilt from its events; see `query.runs`."""
         import query  # lazy: see the module docstring
 
-        return query.runs(self._log.store, experiment=self.name, **filters)
+        return query.runs(self._log.store, experiment=self.name, **_keywords(filters))
 
-    def restore_artifacts(self, key: Any = None, run: Any = None, **filters: Any) -> list[Any]:
+    def restore_artifacts(self, key: Filter = None, run: Filter = None, **filters: Filter) -> list[Any]:
         """The artifacts logged under `key` (all keys by default), as objects; files as local paths."""
-        frame = self.data(run=run, event="artifact", key=key, **filters)
+        frame = self.data(run=run, event="artifact", key=key, **_keywords(filters))
         return restore_artifacts(self._log.store, frame)
 
-    def plot(self, key: Any, run: Any = "*", **filters: Any) -> Any:
-        """A matplotlib figure of metric `key` against step, one line per run; see `query.plot`."""
+    def plot(self, key: Filter, run: Filter = "*", **options: Any) -> Any:
+        """A matplotlib figure of metric `key` against step, one line per run; see `query.plot.plot_metric`.
+
+        `options` are its filters and its `title` and `smooth`.
+        """
         from query.plot import plot_metric  # lazy: see the module docstring
 
-        return plot_metric(self._log.store, self.name, key, run=run, **filters)
+        return plot_metric(self._log.store, self.name, key, run=run, **options)
 
     def clear(self, force: bool = False) -> int:
         """Delete this experiment's events, run claims and artifacts; refuses without `force=True`.
@@ -102,3 +107,9 @@ class ExperimentReads:
             raise ValueError(f"clear() deletes every event of experiment {self.name!r}; call clear(force=True) to confirm")
         self._log.flush()  # events still buffered would otherwise land after the delete
         return clear_experiment(self._log.store, self.name)
+
+
+def _keywords(filters: Mapping[str, Filter]) -> dict[str, Any]:
+    """Filters as keywords of a query function (typed loosely: mypy cannot tell that none of them
+    names one of the function's other options, such as `summary`'s `latency`)."""
+    return dict(filters)

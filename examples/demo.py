@@ -1,7 +1,7 @@
 """A real training run, logged with eventlog: a small numpy MLP learning two interleaved spirals.
 
 Run it with `make demo` (or `.venv/bin/python examples/demo.py`). It writes into the embedded
-default store `./eventlog` (or $EVENTLOG_URI), then prints the experiment's runs and the summary of
+default store `./.eventlog` (or $EVENTLOG_URI), then prints the experiment's runs and the summary of
 its metrics. Nothing is downloaded: the data set is generated.
 """
 

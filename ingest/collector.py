@@ -319,7 +319,7 @@ class CollectorThread:
         storage_options: passed to fsspec when opening the store.
 
     Example:
-        >>> with CollectorThread("./eventlog", token="t") as collector:  # doctest: +SKIP
+        >>> with CollectorThread("./.eventlog", token="t") as collector:  # doctest: +SKIP
         ...     log = eventlog.open(collector.url, token="t")
     """
 

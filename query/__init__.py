@@ -1,17 +1,15 @@
 """How events come out: snapshots of the store, scans with pruning, filters, runs and statistics.
 
-Every function takes a `Store` or a URI (None: $EVENTLOG_URI, else ./eventlog); no logger needed.
+Every function takes a `Store` or a URI (None: $EVENTLOG_URI, else ./.eventlog); no logger needed.
 """
 
 from __future__ import annotations
-
-from typing import Any
 
 from eventlog.core.store import Store
 from query.compare import compare
 from query.data import DATA_COLUMNS, data
 from query.describe import describe
-from query.filters import InvalidFilterError, RunNotFoundError
+from query.filters import Filter, InvalidFilterError, RunNotFoundError
 from query.plot import plot_metric
 from query.runs import last_values, runs
 from query.scan import as_store, scan
@@ -21,6 +19,7 @@ from query.tail import follow
 
 __all__ = [
     "DATA_COLUMNS",
+    "Filter",
     "InvalidFilterError",
     "RunNotFoundError",
     "Snapshot",
@@ -38,11 +37,11 @@ __all__ = [
 ]
 
 
-def files(store: Store | str | None = None, experiment: Any = "*") -> list[str]:
+def files(store: Store | str | None = None, experiment: Filter = "*") -> list[str]:
     """The URLs of the files of the current snapshot, for DuckDB, Spark or pyarrow.
 
     Args:
-        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
         experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
 
     Returns:

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Literal
 
 import polars as pl
 
 from eventlog.core.store import Store
 from eventlog.errors import MetricNotFoundError
+from query.filters import Filter
 from query.runs import RUN_COLUMNS, fold_runs, read_events
 
 __all__ = ["MetricNotFoundError", "compare"]
@@ -15,17 +16,17 @@ __all__ = ["MetricNotFoundError", "compare"]
 
 def compare(
     store: Store | str | None,
-    experiment: Any,
+    experiment: Filter,
     metric: str,
     mode: Literal["max", "min"] = "max",
     *,
     by: Literal["last", "best"] = "last",
-    **filters: Any,
+    **filters: Filter,
 ) -> pl.DataFrame:
     """Runs side by side with their params and the metric's last and best values, best run first.
 
     Args:
-        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
         experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
         metric: the metric key to rank by (taken literally: `acc[0]` is not a pattern).
         mode: `max` (higher is better) or `min`.
@@ -44,7 +45,7 @@ def compare(
         MetricNotFoundError: the experiment has runs but none logged `metric`.
 
     Example:
-        >>> compare("./eventlog", "mnist", "val/acc").head(3)  # doctest: +SKIP
+        >>> compare("./.eventlog", "mnist", "val/acc").head(3)  # doctest: +SKIP
     """
     if mode not in ("max", "min"):
         raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")

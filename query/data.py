@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 import polars as pl
 
 from eventlog.core.store import Store
-from query.filters import InvalidFilterError
+from query.filters import Filter, InvalidFilterError
 from query.scan import column_predicates, columns, scan
 
 __all__ = ["DATA_COLUMNS", "data", "expand_extras", "extra_keys"]
@@ -73,16 +73,16 @@ def _check_extras(selected: pl.LazyFrame, filters: dict[str, Any], keys: list[st
 
 def data(
     store: Store | str | None,
-    experiment: Any = "*",
+    experiment: Filter = "*",
     *,
-    run: Any = "*",
-    event: Any = None,
-    key: Any = None,
-    step: Any = None,
-    since: Any = None,
-    end: Any = None,
+    run: Filter = "*",
+    event: Filter = None,
+    key: Filter = None,
+    step: Filter = None,
+    since: Filter = None,
+    end: Filter = None,
     lazy: bool = False,
-    **extra: Any,
+    **extra: Filter,
 ) -> pl.DataFrame | pl.LazyFrame:
     """Events as a DataFrame sorted by `dt` (a LazyFrame with `lazy=True`), extras as columns.
 
@@ -90,7 +90,7 @@ def data(
     (`"train/*"`, `"l?ss"`, `"[tv]*"`) or `"re:<regex>"`.
 
     Args:
-        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
         experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
         run: run number(s): an int, a negative int (-1 is the latest), a list, a slice
             (`slice(-3, None)` the three latest; bounds are run numbers, stop exclusive) or `*`.
@@ -114,7 +114,7 @@ def data(
         RunNotFoundError: a negative run reaches past the first run.
 
     Example:
-        >>> losses = data("./eventlog", "mnist", run=-1, key="train/*")  # doctest: +SKIP
+        >>> losses = data("./.eventlog", "mnist", run=-1, key="train/*")  # doctest: +SKIP
     """
     column_filters = {k: v for k, v in extra.items() if k in columns()}
     extra_filters = {k: v for k, v in extra.items() if k not in column_filters}

@@ -17,9 +17,10 @@ uses look-arounds that polars' regex engine rejects. A regex that does not compi
 
 from __future__ import annotations
 
+import datetime as _dt
 import re
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Collection
+from typing import Any, TypeAlias
 
 import polars as pl
 
@@ -27,6 +28,7 @@ from eventlog.errors import InvalidFilterError, RunNotFoundError
 
 __all__ = [
     "REGEX_PREFIX",
+    "Filter",
     "InvalidFilterError",
     "RunNotFoundError",
     "glob_to_regex",
@@ -39,6 +41,12 @@ __all__ = [
 
 #: A filter string starting with this is a regular expression.
 REGEX_PREFIX = "re:"
+
+#: What every filter argument of the read API takes (`experiment=`, `run=`, `key=`, an extra's
+#: name, ...): one value; a list, tuple or set (any of); None, `"*"` or `"all"` (everything); a
+#: glob (`"train/*"`) or a `"re:"` regex. `run` also takes a negative int (counting back from the
+#: latest) or a slice; `since`/`end` take a datetime, a timedelta (that long ago) or `"5h"`.
+Filter: TypeAlias = str | int | float | slice | _dt.datetime | _dt.timedelta | Collection[str | int | float] | None
 
 
 def is_everything(value: Any) -> bool:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import io
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import polars as pl
 
 from eventlog.core.store import Store
 from eventlog.errors import NothingToPlotError
 from query.data import data
+from query.filters import Filter
 
 if TYPE_CHECKING:
     from matplotlib.figure import Figure
@@ -25,7 +26,7 @@ __all__ = ["NothingToPlotError", "metric_frame", "plot_metric", "save_plot", "sm
 HTML_SUFFIXES = (".html", ".htm")
 
 
-def metric_frame(store: Store | str | None, experiment: str, key: Any, run: Any = "*", **filters: Any) -> pl.DataFrame:
+def metric_frame(store: Store | str | None, experiment: str, key: Filter, run: Filter = "*", **filters: Filter) -> pl.DataFrame:
     """The metric events to plot: columns `run, key, step, value`, ordered by run, key, step, dt.
 
     A missing step is replaced by the event's position within its run and key (0, 1, 2, ...).
@@ -69,17 +70,17 @@ def smooth_values(values: list[float], weight: float) -> list[float]:
 def plot_metric(
     store: Store | str | None,
     experiment: str,
-    key: Any,
-    run: Any = "*",
+    key: Filter,
+    run: Filter = "*",
     *,
     title: str | None = None,
     smooth: float = 0.0,
-    **filters: Any,
+    **filters: Filter,
 ) -> Figure:
     """A matplotlib figure of metric `key` against step, one line per run (one panel per key).
 
     Args:
-        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
         experiment: the experiment name.
         key: a metric name, a list, or a wildcard pattern (`"train/*"`): each key gets a panel.
         run: which runs (default all): a number, a list, `"*"`, or a negative number (-1 = latest).
@@ -95,7 +96,7 @@ def plot_metric(
         NothingToPlotError: no metric event matches.
 
     Example:
-        >>> fig = plot_metric("./eventlog", "mnist", "loss")  # doctest: +SKIP
+        >>> fig = plot_metric("./.eventlog", "mnist", "loss")  # doctest: +SKIP
         >>> fig.savefig("loss.png")  # doctest: +SKIP
     """
     from matplotlib.backends.backend_agg import FigureCanvasAgg
@@ -127,7 +128,7 @@ def plot_metric(
         ax.grid(True, alpha=0.3)
         if len(runs) <= 20:
             ax.legend(loc="best", fontsize="small")
-    fig.suptitle(title or f"{experiment}: {key if isinstance(key, str) else ', '.join(map(str, key))}")
+    fig.suptitle(title or f"{experiment}: {_label(key)}")
     return fig
 
 
@@ -162,3 +163,8 @@ def save_plot(fig: Figure, path: str | Path, *, dpi: int = 110) -> Path:
 
 def _escape(text: str) -> str:
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def _label(key: Filter) -> str:
+    """The figure title's text for a key filter: the key, or the keys joined by commas."""
+    return ", ".join(map(str, key)) if isinstance(key, list | tuple | set | frozenset) else str(key)

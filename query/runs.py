@@ -16,6 +16,7 @@ import polars as pl
 from eventlog.core.store import Store
 from query.data import extra_keys
 from query.describe import order_key, order_key_times
+from query.filters import Filter
 from query.scan import SMALL_SCAN_BYTES, scan_sized
 from query.timefilters import seconds_between
 
@@ -51,11 +52,11 @@ def _last(frame: pl.LazyFrame, groups: list[str], *, in_memory: bool = False) ->
     return rows.sort("seq").group_by(groups).agg(pl.col(columns).last())
 
 
-def last_values(store: Store | str | None, experiment: Any = "*", *, event: Any = "metric", **filters: Any) -> pl.DataFrame:
+def last_values(store: Store | str | None, experiment: Filter = "*", *, event: Filter = "metric", **filters: Filter) -> pl.DataFrame:
     """The last logged value of every (experiment, run, event, key), in (step, dt, seq) order.
 
     Args:
-        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
         experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
         event: event kind(s) (default `metric`).
         **filters: further filters as for `query.scan` (`run`, `key`, `since`, ...).
@@ -123,7 +124,7 @@ def _empty() -> pl.DataFrame:
     return pl.DataFrame(schema=schema)
 
 
-def runs(store: Store | str | None, experiment: Any = "*", *, now: _dt.datetime | None = None, **filters: Any) -> pl.DataFrame:
+def runs(store: Store | str | None, experiment: Filter = "*", *, now: _dt.datetime | None = None, **filters: Filter) -> pl.DataFrame:
     """One row per run, rebuilt from its events.
 
     Columns: experiment, run, status (`completed`, `failed`, `preempted`, ... from the stop
@@ -134,7 +135,7 @@ def runs(store: Store | str | None, experiment: Any = "*", *, now: _dt.datetime 
     the run's newest event other than a metric: stop, heartbeat, param, ...). Numeric params are floats; other params show their JSON text.
 
     Args:
-        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
         experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
         now: the time to judge `running` against (default: now).
         **filters: filters on the events folded (`run`, `since`, `tag`, ...), as for `query.scan`.
@@ -146,12 +147,12 @@ def runs(store: Store | str | None, experiment: Any = "*", *, now: _dt.datetime 
         InvalidFilterError: a malformed filter (see `query.scan`).
 
     Example:
-        >>> runs("./eventlog", "mnist").sort("metric.val/acc", descending=True)  # doctest: +SKIP
+        >>> runs("./.eventlog", "mnist").sort("metric.val/acc", descending=True)  # doctest: +SKIP
     """
     return fold_runs(read_events(store, experiment, **filters), now=now)
 
 
-def read_events(store: Store | str | None, experiment: Any = "*", **filters: Any) -> pl.LazyFrame:
+def read_events(store: Store | str | None, experiment: Filter = "*", **filters: Filter) -> pl.LazyFrame:
     """One snapshot's events for the run folds, read once into memory when they are small.
 
     Args:

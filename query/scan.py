@@ -22,7 +22,7 @@ import polars as pl
 from eventlog.core import layout, run_claims
 from eventlog.core.event import arrow_schema
 from eventlog.core.store import FileInfo, Store, open_store
-from query.filters import RunNotFoundError, is_everything, match, text_matcher
+from query.filters import Filter, RunNotFoundError, is_everything, match, text_matcher
 from query.snapshot import Snapshot, take_snapshot
 from query.timefilters import parse_time
 
@@ -50,7 +50,7 @@ SMALL_SCAN_BYTES = 32 << 20
 
 
 def as_store(store: Store | str | None) -> Store:
-    """A `Store` from a Store, a URI, or None ($EVENTLOG_URI, else ./eventlog).
+    """A `Store` from a Store, a URI, or None ($EVENTLOG_URI, else ./.eventlog).
 
     Args:
         store: a Store, a URI or None.
@@ -109,7 +109,7 @@ def _date(path: str) -> _dt.date | None:
 def select_files(
     snapshot: Snapshot,
     *,
-    experiment: Any = "*",
+    experiment: Filter = "*",
     since: _dt.datetime | None = None,
     end: _dt.datetime | None = None,
 ) -> Snapshot:
@@ -174,7 +174,7 @@ def _read_via_fsspec(store: Store, path: str) -> pl.DataFrame:
     )
 
 
-def scan_store(store: Store | str | None, experiment: Any = "*") -> pl.LazyFrame:
+def scan_store(store: Store | str | None, experiment: Filter = "*") -> pl.LazyFrame:
     """A LazyFrame over the current snapshot of the experiments matching `experiment`, unfiltered.
 
     Args:
@@ -270,7 +270,7 @@ def _run_predicate(snapshot: Snapshot, run: Any) -> pl.Expr | None:
     return combined
 
 
-def column_predicates(**filters: Any) -> list[pl.Expr]:
+def column_predicates(**filters: Filter) -> list[pl.Expr]:
     """The predicates of column filters (not `run`, `since`, `end`); other names filter extras.
 
     Args:
@@ -293,18 +293,18 @@ def column_predicates(**filters: Any) -> list[pl.Expr]:
 
 def scan(
     store: Store | str | None,
-    experiment: Any = "*",
+    experiment: Filter = "*",
     *,
-    since: Any = None,
-    end: Any = None,
-    **filters: Any,
+    since: Filter = None,
+    end: Filter = None,
+    **filters: Filter,
 ) -> pl.LazyFrame:
     """A LazyFrame of the events of the experiments matching `experiment`, filtered by column.
 
     Only files of matching experiments (and, with `since`/`end`, matching dates) are opened.
 
     Args:
-        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
         experiment: a name, a list, `*`/`all`, a glob or `re:<regex>`.
         since: events at or after this time (datetime, timedelta, `"5h"`, `"2d"`, ISO text).
         end: events at or before this time (same forms).
@@ -320,18 +320,18 @@ def scan(
         RunNotFoundError: a negative run reaches past the first run.
 
     Example:
-        >>> frame = scan("./eventlog", "mnist", key="train/*", since="2d").collect()  # doctest: +SKIP
+        >>> frame = scan("./.eventlog", "mnist", key="train/*", since="2d").collect()  # doctest: +SKIP
     """
     return scan_sized(store, experiment, since=since, end=end, **filters)[0]
 
 
 def scan_sized(
     store: Store | str | None,
-    experiment: Any = "*",
+    experiment: Filter = "*",
     *,
-    since: Any = None,
-    end: Any = None,
-    **filters: Any,
+    since: Filter = None,
+    end: Filter = None,
+    **filters: Filter,
 ) -> tuple[pl.LazyFrame, int]:
     """`scan()`, and the total size in bytes of the files it reads (to pick a plan by data size).
 
@@ -360,7 +360,7 @@ def scan_sized(
 
 
 def row_predicates(
-    snapshot: Snapshot, *, since: _dt.datetime | None = None, end: _dt.datetime | None = None, **filters: Any
+    snapshot: Snapshot, *, since: _dt.datetime | None = None, end: _dt.datetime | None = None, **filters: Filter
 ) -> list[pl.Expr]:
     """The row filters of a scan over `snapshot`, as predicates that need no store any more.
 

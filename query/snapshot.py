@@ -17,7 +17,7 @@ from typing import Any
 
 from eventlog.core import layout, manifest
 from eventlog.core.store import FileInfo, Store
-from query.filters import is_everything, is_pattern, text_matcher
+from query.filters import Filter, is_everything, is_pattern, text_matcher
 
 __all__ = ["Snapshot", "list_segments", "take_snapshot"]
 
@@ -57,7 +57,7 @@ def _of_experiment(files: list[FileInfo], experiment: Any) -> list[FileInfo]:
     return [f for f in files if matches(layout.experiment_of(f.path) or "")]
 
 
-def list_segments(store: Store, experiment: Any = "*") -> list[FileInfo]:
+def list_segments(store: Store, experiment: Filter = "*") -> list[FileInfo]:
     """Every raw segment of the experiments matching `experiment`, covered or not.
 
     Args:
@@ -74,7 +74,7 @@ def list_segments(store: Store, experiment: Any = "*") -> list[FileInfo]:
     return _of_experiment(listed, experiment)
 
 
-def take_snapshot(store: Store, experiment: Any = "*") -> Snapshot:
+def take_snapshot(store: Store, experiment: Filter = "*") -> Snapshot:
     """The files a reader should scan now for the experiments matching `experiment`.
 
     Args:

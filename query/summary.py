@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Any
-
 import polars as pl
 
 from eventlog.core.store import Store
 from query.describe import DEFAULT_BUCKET_BITS, ORDER, STAT_COLUMNS, describe
-from query.filters import matches_text
+from query.filters import Filter, matches_text
 from query.scan import SMALL_SCAN_BYTES, column_predicates, columns, scan_sized
 from query.timefilters import seconds_between
 
@@ -41,12 +39,12 @@ def run_durations(frame: pl.LazyFrame) -> pl.DataFrame:
 
 def summary(
     store: Store | str | None,
-    experiment: Any = "*",
+    experiment: Filter = "*",
     *,
-    run: Any = "*",
+    run: Filter = "*",
     by_run: bool = False,
     latency: bool = True,
-    **filters: Any,
+    **filters: Filter,
 ) -> pl.DataFrame:
     """Statistics per (event, key), or per (experiment, run, event, key) with `by_run=True`.
 
@@ -57,7 +55,7 @@ def summary(
     (`metric`, `latency`) gives the statistics of the runs' durations in seconds (start to stop).
 
     Args:
-        store: a Store or URI (None: $EVENTLOG_URI, else ./eventlog).
+        store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
         experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
         run: run filter (an int, negative int, list, slice or `*`).
         by_run: one row per run and key.
@@ -74,7 +72,7 @@ def summary(
         RunNotFoundError: a negative run reaches past the first run.
 
     Example:
-        >>> summary("./eventlog", "mnist", key="val/*")  # doctest: +SKIP
+        >>> summary("./.eventlog", "mnist", key="val/*")  # doctest: +SKIP
     """
     filters.setdefault("event", "metric")
     groups = ["experiment", "run", "event", "key"] if by_run else ["event", "key"]

@@ -16,6 +16,7 @@ import polars as pl
 
 from eventlog.core.store import Store
 from query.data import DATA_COLUMNS, expand_extras
+from query.filters import Filter
 from query.scan import as_store, row_predicates, scan_snapshot, select_files
 from query.snapshot import Snapshot, take_snapshot
 from query.timefilters import parse_time
@@ -43,7 +44,7 @@ class Follower:
         RunNotFoundError: a negative run reaches past the first run.
     """
 
-    def __init__(self, store: Store | str | None, experiment: Any, *, since: Any = None, end: Any = None, **filters: Any) -> None:
+    def __init__(self, store: Store | str | None, experiment: Filter, *, since: Filter = None, end: Filter = None, **filters: Filter) -> None:
         self.store = as_store(store)
         self.experiment = experiment
         self._since = parse_time(since, name="since")
@@ -105,14 +106,14 @@ class Follower:
 
 def follow(
     store: Store | str | None,
-    experiment: Any,
+    experiment: Filter,
     *,
     last: int = 10,
     interval: float = 1.0,
     limit: int | None = None,
     timeout: float | None = None,
     on_ready: Callable[[], None] | None = None,
-    **filters: Any,
+    **filters: Filter,
 ) -> Iterator[dict[str, Any]]:
     """Yield the events of `experiment` as they land in the store, like `tail -f`.
 
@@ -134,7 +135,7 @@ def follow(
         RunNotFoundError: a negative run reaches past the first run.
 
     Example:
-        >>> for event in follow("./eventlog", "mnist", key="loss", limit=3):  # doctest: +SKIP
+        >>> for event in follow("./.eventlog", "mnist", key="loss", limit=3):  # doctest: +SKIP
         ...     print(format_event(event))
     """
     follower = Follower(store, experiment, **filters)

@@ -20,12 +20,12 @@ __all__ = ["StoreOption", "UserError", "open_cli_experiment", "open_cli_store"]
 
 StoreOption = Annotated[
     str | None,
-    typer.Option("--store", "-s", envvar=env.EVENTLOG_URI, help="Store URI (default $EVENTLOG_URI, else ./eventlog).", show_default=False),
+    typer.Option("--store", "-s", envvar=env.EVENTLOG_URI, help="Store URI (default $EVENTLOG_URI, else ./.eventlog).", show_default=False),
 ]
 
 
 def open_cli_store(uri: str | None, *, must_exist: bool = True) -> Store:
-    """Open the store at `uri` ($EVENTLOG_URI, else ./eventlog); a local one must already exist.
+    """Open the store at `uri` ($EVENTLOG_URI, else ./.eventlog); a local one must already exist.
 
     The CLI reads, so a mistyped local path is an error rather than a new empty store.
 

@@ -27,7 +27,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import every experiment and run of an MLflow file store.
 
-        Example: [bold]eventlog import mlflow ./mlruns --store ./eventlog[/]
+        Example: [bold]eventlog import mlflow ./mlruns --store ./.eventlog[/]
         """
         opened = open_cli_store(store, must_exist=False)  # importing into a new store creates it
         with progress_callback(f"importing {path}") as progress:
@@ -56,7 +56,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Import events from JSON lines (as `eventlog data --format json` and other tools write).
 
-        Example: [bold]eventlog import jsonl events.jsonl --store ./eventlog[/]
+        Example: [bold]eventlog import jsonl events.jsonl --store ./.eventlog[/]
         """
         opened = open_cli_store(store, must_exist=False)  # importing into a new store creates it
         with progress_callback(f"importing {path}") as progress:

@@ -49,7 +49,7 @@ def register(app: typer.Typer) -> None:
     ) -> None:
         """Delete compacted-away segments and orphaned files after a grace period (dry run by default).
 
-        Example: [bold]eventlog gc --store ./eventlog --delete[/]
+        Example: [bold]eventlog gc --store ./.eventlog --delete[/]
         """
         opened = open_cli_store(store)
         with progress_callback("collecting garbage") as progress:
@@ -60,7 +60,7 @@ def register(app: typer.Typer) -> None:
     def recover(store: StoreOption = None) -> None:
         """Turn spool frames left by crashed writers on this machine into segments.
 
-        Example: [bold]eventlog recover --store ./eventlog[/]
+        Example: [bold]eventlog recover --store ./.eventlog[/]
         """
         opened = open_cli_store(store)
         count = recovery.recover(opened)

@@ -43,7 +43,7 @@ def register(app: typer.Typer) -> None:
     def experiments(pattern: Annotated[str, typer.Argument(help="Glob on the name.")] = "*", store: StoreOption = None) -> None:
         """List the experiments in the store, one per line: name, a tab, the number of runs.
 
-        Example: [bold]eventlog experiments --store ./eventlog 'mnist*'[/]
+        Example: [bold]eventlog experiments --store ./.eventlog 'mnist*'[/]
         """
         opened = open_cli_store(store)
         for name in list_experiments(opened, pattern):
