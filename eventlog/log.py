@@ -97,8 +97,12 @@ class Log:
             from ingest.remote import RemoteClient
 
             self.remote = RemoteClient(uri, token=token)
-            self.store = self.remote.store_view()
-            self.recorder = Recorder(self.store, self.identity, self.policy, sink=self.remote.sink, spool_for=self.remote.uri)
+            try:
+                self.store = self.remote.store_view()
+                self.recorder = Recorder(self.store, self.identity, self.policy, sink=self.remote.sink, spool_for=self.remote.uri)
+            except BaseException:
+                self.remote.close()  # a refused token must not leave the connection open
+                raise
         else:
             self.store = open_store(uri, storage_options)
             self.recorder = Recorder(self.store, self.identity, self.policy)
@@ -229,8 +233,12 @@ class Log:
     def close(self) -> None:
         """Stop active runs' heartbeats, flush everything (with `close_timeout`) and stop the flusher."""
         signals.unregister(self._signal_token)
-        self.recorder.close()
-        _open_logs.discard(self)
+        try:
+            self.recorder.close()
+        finally:
+            _open_logs.discard(self)
+            if self.remote is not None:
+                self.remote.close()
 
     def _on_sigterm(self, final: bool) -> None:
         """On SIGTERM: log `stop` with status `preempted` for every active run and flush, under `close_timeout`."""

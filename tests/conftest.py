@@ -54,7 +54,9 @@ def s3_bucket(s3_endpoint: str) -> str:
     import boto3
 
     name = f"evlog-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=s3_endpoint).create_bucket(Bucket=name)
+    client = boto3.client("s3", endpoint_url=s3_endpoint)
+    client.create_bucket(Bucket=name)
+    client.close()  # its connection pool would otherwise be collected open (a ResourceWarning)
     return name
 
 

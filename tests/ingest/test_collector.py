@@ -216,6 +216,7 @@ _msgpack_values = st.recursive(
 )
 
 
+@pytest.mark.slow
 def test_garbage_never_breaks_the_server(collector: CollectorThread, client: httpx.Client) -> None:
     good = 0
 

@@ -114,11 +114,13 @@ def test_collector_down_then_back_loses_nothing(tmp_path: object, free_port: int
             log.remote._retries = 4
             exp.flush()
             exp.stop()
-            frame = eventlog.open(store_uri).experiment("e").data(run=1)
+            with eventlog.open(store_uri) as direct:
+                frame = direct.experiment("e").data(run=1)
         assert frame.filter(pl.col("key") == "m")["value"].to_list() == [float(i) for i in range(10)]
     finally:
+        log.recorder.set_deadline(2)  # close() waits at most 2 s for a flush
         try:
-            log.recorder.close(timeout=2)
+            log.close()  # also closes the connection to the collector
         except (BackgroundError, TimeoutError):
             pass  # only when an assertion above failed with the collector down
 
@@ -225,6 +227,8 @@ def test_a_remote_writer_killed_while_the_collector_was_down_loses_nothing(tmp_p
     writer.stdin.flush()
     assert writer.stdout.readline().strip() == "spooled"
     assert writer.wait(timeout=30) == -9
+    writer.stdin.close()
+    writer.stdout.close()
     with CollectorThread(store_uri, port=free_port, token=TOKEN), eventlog.open(url, token=TOKEN) as log:
         assert log.recover() == 0  # opening the log already recovered them
     with eventlog.open(store_uri) as direct:

@@ -32,7 +32,7 @@ def rgw_uri(rgw_endpoint: str, monkeypatch: pytest.MonkeyPatch) -> str:
     monkeypatch.setenv("AWS_ACCESS_KEY_ID", key)
     monkeypatch.setenv("AWS_SECRET_ACCESS_KEY", secret)
     bucket = f"evlog-{uuid.uuid4().hex[:12]}"
-    boto3.client("s3", endpoint_url=rgw_endpoint, aws_access_key_id=key, aws_secret_access_key=secret).create_bucket(
-        Bucket=bucket
-    )
+    client = boto3.client("s3", endpoint_url=rgw_endpoint, aws_access_key_id=key, aws_secret_access_key=secret)
+    client.create_bucket(Bucket=bucket)
+    client.close()  # its connection pool would otherwise be collected open (a ResourceWarning)
     return f"s3://{bucket}/store"

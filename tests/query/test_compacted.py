@@ -12,6 +12,7 @@ import query
 pytestmark = pytest.mark.usefixtures("plan")
 
 
+@pytest.mark.slow
 def test_compaction_does_not_change_any_answer(any_uri: str) -> None:
     log = eventlog.open(any_uri)
     exp = log.experiment("c")

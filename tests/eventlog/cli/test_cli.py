@@ -79,6 +79,7 @@ def test_runs_table_and_csv(store: str) -> None:
     assert frame.columns[:4] == ["run", "status", "start", "duration_s"]
 
 
+@pytest.mark.slow
 def test_runs_sort_and_filter(store: str) -> None:
     by_lr = read_csv(cli("runs", "mnist", "--sort", "lr", "--desc", "--format", "csv", store=store).stdout)
     assert by_lr["run"].to_list() == [3, 1, 2]
@@ -88,6 +89,7 @@ def test_runs_sort_and_filter(store: str) -> None:
     assert globbed["run"].to_list() == [1, 2]
 
 
+@pytest.mark.slow
 def test_data_filters_and_formats(store: str, tmp_path: Path) -> None:
     table = cli("data", "mnist", "--key", "acc", "--limit", "3", store=store).stdout  # a table: the 3 newest rows
     assert table.count("│ acc ") == 3 and "0.95" in table
@@ -111,6 +113,7 @@ def test_data_filters_and_formats(store: str, tmp_path: Path) -> None:
     assert bad.returncode == 1 and "cannot read time 'yesterday'" in bad.stderr
 
 
+@pytest.mark.slow
 def test_summary_and_compare(store: str) -> None:
     stats = read_csv(cli("summary", "mnist", "--format", "csv", store=store).stdout)
     loss = stats.filter(pl.col("key") == "loss").row(0, named=True)
@@ -125,6 +128,7 @@ def test_summary_and_compare(store: str) -> None:
     assert unknown.returncode == 1 and "f1" in unknown.stderr and "Traceback" not in unknown.stderr
 
 
+@pytest.mark.slow
 def test_plot_writes_png_and_html(store: str, tmp_path: Path) -> None:
     png = tmp_path / "acc.png"
     done = cli("plot", "mnist", "acc", "--out", str(png), store=store)
@@ -148,6 +152,7 @@ def test_files_and_artifacts(store: str, tmp_path: Path) -> None:
     assert restored.read_text() == "weights of run 2" and restored_rows["where"][0] == str(restored)
 
 
+@pytest.mark.slow
 def test_user_errors_exit_1_with_a_message(store: str, tmp_path: Path) -> None:
     cases = [
         (("runs", "nope"), "unknown experiment 'nope'"),
@@ -167,6 +172,7 @@ def test_user_errors_exit_1_with_a_message(store: str, tmp_path: Path) -> None:
         assert "Traceback" not in done.stderr
 
 
+@pytest.mark.slow
 def test_usage_errors_exit_2_and_help_has_examples(store: str) -> None:
     assert cli("runs", store=store, check=False).returncode == 2
     assert cli("runs", "mnist", "--bogus", store=store, check=False).returncode == 2
@@ -186,6 +192,7 @@ def test_usage_errors_exit_2_and_help_has_examples(store: str) -> None:
         assert "Example" in result.output and "--store" in result.output, command
 
 
+@pytest.mark.slow
 def test_the_installed_script_and_an_s3_store(s3_uri: str, tmp_path: Path) -> None:
     fill(s3_uri, tmp_path)
     done = subprocess.run([str(SCRIPT), "runs", "mnist", "--store", s3_uri, "--format", "csv"],

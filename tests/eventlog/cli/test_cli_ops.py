@@ -63,6 +63,7 @@ def small_store(local_uri: str) -> str:
     return local_uri
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("command", [["compact"], ["gc"], ["import", "jsonl", "-"]])
 def test_compact_gc_import_keep_what_queries_return(command: list[str], small_store: str) -> None:
     before = events_in(small_store, "ops")
