@@ -23,33 +23,34 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
+from eventlog.errors import (  # the base layer: tiny, and imports nothing
+    AlreadyExistsError,
+    ArtifactCorruptError,
+    BackgroundError,
+    BatchError,
+    BodyTooLargeError,
+    CommitRaceLostError,
+    CompactionError,
+    EventLogError,
+    InvalidFilterError,
+    InvalidNameError,
+    MetricNotFoundError,
+    NoActiveRunError,
+    NothingToPlotError,
+    RecoveryError,
+    RemoteError,
+    RemoteRejectedError,
+    RunNotFoundError,
+    StoreUnavailableError,
+    UnsafeGraceError,
+    UserError,
+)
+
 if TYPE_CHECKING:
     from eventlog.compaction.compactor import CompactionPolicy, CompactionReport
     from eventlog.compaction.gc import GcReport
     from eventlog.core.event import Event, arrow_schema
     from eventlog.core.store import Store, open_store
-    from eventlog.errors import (
-        AlreadyExistsError,
-        ArtifactCorruptError,
-        BackgroundError,
-        BatchError,
-        BodyTooLargeError,
-        CommitRaceLostError,
-        CompactionError,
-        EventLogError,
-        InvalidFilterError,
-        InvalidNameError,
-        MetricNotFoundError,
-        NoActiveRunError,
-        NothingToPlotError,
-        RecoveryError,
-        RemoteError,
-        RemoteRejectedError,
-        RunNotFoundError,
-        StoreUnavailableError,
-        UnsafeGraceError,
-        UserError,
-    )
     from eventlog.experiment import Experiment
     from eventlog.log import Log, open
     from eventlog.shortcuts import experiment, track_this
@@ -69,29 +70,6 @@ _HOMES: dict[str, str] = {
     "open_store": "eventlog.core.store",
     "track_this": "eventlog.shortcuts",
 }
-_ERRORS = [
-    "AlreadyExistsError",
-    "ArtifactCorruptError",
-    "BackgroundError",
-    "BatchError",
-    "BodyTooLargeError",
-    "CommitRaceLostError",
-    "CompactionError",
-    "EventLogError",
-    "InvalidFilterError",
-    "InvalidNameError",
-    "MetricNotFoundError",
-    "NoActiveRunError",
-    "NothingToPlotError",
-    "RecoveryError",
-    "RemoteError",
-    "RemoteRejectedError",
-    "RunNotFoundError",
-    "StoreUnavailableError",
-    "UnsafeGraceError",
-    "UserError",
-]
-_HOMES.update(dict.fromkeys(_ERRORS, "eventlog.errors"))
 
 __all__ = [
     "AlreadyExistsError",
