@@ -7,9 +7,10 @@ import socket
 import sys
 from pathlib import Path
 
-#: tests/testkit.py holds the seeded segment generator the compaction tests use too; it is not
-#: part of the shipped packages, so the scripts find it by path.
-sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+#: tests/support/testkit.py holds the seeded segment generator the compaction tests use too; it
+#: is not part of the shipped packages, so the scripts find it by path. (Not tests/ itself: its
+#: eventlog/ folder would shadow the eventlog package as a namespace package.)
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 
 
 def peak_rss_mb() -> float:
