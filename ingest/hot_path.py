@@ -2,12 +2,14 @@
 
 Measured on this 2-core machine (benchmarks/bench_log.py): a method doing the same work costs
 ~0.15 µs more per call than a closure, because every `self.` lookup is a dictionary access.
-So `Experiment` installs this closure as its instance attribute `log_metric`.
+So each run's `ingest.run_writer.RunWriter` builds one, and `Experiment` installs it as its
+instance attribute `log_metric` while the run is active.
 
 Everything unusual (a key seen for the first time in this run, a value that is not a float, a
 step that is not an int, an explicit `dt`, per-event extras, a full buffer) goes to `slow`, which
-validates, registers and appends. `Experiment` forces every call onto the slow path by clearing
-`codes` (on a new run, new extras, or a background error), so the closure needs no flag checks.
+validates, registers and appends. The writer forces every call onto the slow path by clearing
+`codes` (new extras, a background error, or the end of its run), so the closure needs no flag
+checks.
 """
 
 from __future__ import annotations
