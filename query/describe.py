@@ -76,7 +76,8 @@ def describe(
 
     Returns:
         One row per group, sorted by the groups, with the columns of `STAT_COLUMNS` (count as
-        Float64, as in pandas; the other statistics null for a group without values).
+        Int64: a count is a whole number, where pandas gives a float; the other statistics
+        null for a group without values).
 
     Raises:
         ValueError: `bucket_bits` is out of range.
@@ -145,7 +146,7 @@ def _combine(buckets: pl.DataFrame, groups: list[str]) -> pl.DataFrame:
     per_group = per_group.join(squares, on=groups, how="left", nulls_equal=True)
     count = pl.col("__count")
     return per_group.with_columns(
-        count.cast(pl.Float64).alias("count"),
+        count.cast(pl.Int64).alias("count"),
         pl.when(count > 1).then((pl.col("__m2") / (count - 1)).sqrt()).alias("std"),
     )
 

@@ -52,7 +52,9 @@ def summary(
     as pandas' `Series.describe()` computes them (NaN counts as missing), plus first and last
     (the values of the first and last event in (step, dt, seq) order). Quantiles are exact and
     memory stays bounded at any size (see `query.describe`). Like omega-ml, a row
-    (`metric`, `latency`) gives the statistics of the runs' durations in seconds (start to stop).
+    (`metric`, `latency`) gives the statistics of the runs' durations in seconds (start to stop),
+    over the runs with an event that the filters other than `event` and `key` select (so
+    `summary(tag="a")` times only the runs tagged `a`).
 
     Args:
         store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
@@ -96,6 +98,12 @@ def summary(
     if not wants_latency:
         return stats
     runs = run_durations(events)
+    others = {name: value for name, value in filters.items() if name not in ("event", "key")}
+    if others:  # the latency of the runs the other filters select (`tag="a"`), not of every run
+        selected = events
+        for predicate in column_predicates(**others):
+            selected = selected.filter(predicate)
+        runs = runs.join(selected.select("experiment", "run").unique().collect(engine="streaming"), on=["experiment", "run"], how="semi")
     if runs.height == 0:
         return stats
     rows = runs.lazy().select(

@@ -174,3 +174,29 @@ def test_order_key_times_gives_back_dt() -> None:
     keys = frame.select(order_key().alias("k"))["k"]
     assert keys.arg_sort().to_list() == [0, 1, 2]  # null step first, then by step
     assert order_key_times(pl.concat([keys, pl.Series([None], dtype=keys.dtype)])).to_list() == frame["dt"].dt.epoch("ns").to_list()
+
+
+def test_counts_are_integers(local_uri: str, write: Writer) -> None:
+    # Regression (issue 14): count came back as a Float64 (2000.0); a count is a whole number.
+    _archive(local_uri, write)
+    out = query.summary(local_uri, "exp", by_run=True)
+    assert out.schema["count"] == pl.Int64
+    assert out.filter(pl.col("key") == "loss")["count"].to_list() == [4, 4, 4]
+    assert describe(_frame(["k"], [float("nan")]), ["event", "key"]).schema["count"] == pl.Int64
+
+
+def test_the_latency_row_honours_the_other_filters(local_uri: str, write: Writer) -> None:
+    # Regression (issue 14): with runs tagged a and b, summary(tag="a") timed both runs, and
+    # summary(tag="nomatch") still had a latency row.
+    rows: list[dict[str, object]] = []
+    for run, seconds, tag in ((1, 10, "a"), (2, 30, "b")):
+        start = T0 + run * 100 * S
+        rows.append({"run": run, "event": "start", "key": "run", "value_json": "{}", "dt": start})
+        rows.append({"run": run, "step": 0, "key": "loss", "value": float(run), "dt": start + S, "extra": {"tag": tag}})
+        stop = {"run": run, "event": "stop", "key": "run", "value_json": '{"status": "completed"}', "dt": start + seconds * S}
+        rows.append({**stop, "extra": {"tag": tag}})
+    write(local_uri, rows)
+    tagged = query.summary(local_uri, "exp", tag="a")
+    assert tagged.select("key", "count", "mean").rows() == [("loss", 1, 1.0), ("latency", 1, 10.0)]
+    assert query.summary(local_uri, "exp", tag="nomatch").height == 0
+    assert query.summary(local_uri, "exp").filter(pl.col("key") == "latency")["count"].to_list() == [2]
