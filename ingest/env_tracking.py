@@ -1,8 +1,9 @@
 """Environment tracking (runnable/magnus): `EVENTLOG_TRACK_<key>[_STEP_<n>]=<value>` becomes a metric.
 
 Variables present when a run stops are logged into it (`Experiment.stop` calls
-`log_tracked_environment` with the run's writer): the key is the rest of the variable name, lower-cased
-(`EVENTLOG_TRACK_VAL_LOSS` → `val_loss`); a `_STEP_<n>` suffix sets the step; values are
+`log_tracked_environment` with the run's writer): the key is the rest of the variable name, as
+written (`EVENTLOG_TRACK_val_loss` → `val_loss`, `EVENTLOG_TRACK_LR` → `LR`); a `_STEP_<n>`
+suffix sets the step, and without one the step is 0, as runnable documents; values are
 JSON-decoded when they can be (`"0.5"` → 0.5, `'{"a": 1}'` → a dict, anything else stays a
 string), numbers go into `value`, anything else into `value_json`. A variable that cannot be
 logged (an invalid key) is skipped with a warning: it never stops the run from stopping.
@@ -26,14 +27,14 @@ _STEP = re.compile(r"^(?P<key>.+?)_STEP_(?P<step>\d+)$")
 _log = logging.getLogger("eventlog.env_tracking")
 
 
-def tracked_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, Any, int | None]]:
+def tracked_variables(environ: Mapping[str, str] | None = None) -> list[tuple[str, Any, int]]:
     """The (key, decoded value, step) of every `EVENTLOG_TRACK_*` variable, sorted by key and step.
 
     Args:
         environ: the variables to look at (default `os.environ`).
 
     Returns:
-        One tuple per variable; step is None without a `_STEP_<n>` suffix.
+        One tuple per variable; the step is 0 without a `_STEP_<n>` suffix.
     """
     environ = dict(os.environ if environ is None else environ)
     tracked = []
@@ -42,13 +43,13 @@ def tracked_variables(environ: Mapping[str, str] | None = None) -> list[tuple[st
             continue
         rest = name[len(EVENTLOG_TRACK_PREFIX) :]
         found = _STEP.match(rest)
-        key, step = (found["key"], int(found["step"])) if found else (rest, None)
+        key, step = (found["key"], int(found["step"])) if found else (rest, 0)
         try:
             value: Any = json.loads(raw)
         except ValueError:
             value = raw
-        tracked.append((key.lower(), value, step))
-    return sorted(tracked, key=lambda t: (t[0], -1 if t[2] is None else t[2]))
+        tracked.append((key, value, step))
+    return sorted(tracked, key=lambda t: (t[0], t[2]))
 
 
 def log_tracked_environment(writer: RunWriter, environ: Mapping[str, str] | None = None) -> int:
@@ -66,8 +67,7 @@ def log_tracked_environment(writer: RunWriter, environ: Mapping[str, str] | None
         try:
             writer.log_event("metric", key, value, step=step)
         except (TypeError, ValueError) as exc:  # InvalidNameError is a ValueError
-            at_step = "" if step is None else f" (step {step})"
-            _log.warning("eventlog: %s* variable with key %r%s not logged: %s", EVENTLOG_TRACK_PREFIX, key, at_step, exc)
+            _log.warning("eventlog: %s* variable with key %r (step %d) not logged: %s", EVENTLOG_TRACK_PREFIX, key, step, exc)
             continue
         count += 1
     return count
