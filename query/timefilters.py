@@ -1,7 +1,18 @@
 """`since`/`end` time bounds: a datetime, a date, a timedelta (that long ago), or a relative string.
 
-Relative strings are a number and a unit, `"30s"`, `"5m"`, `"5h"`, `"2d"`, `"1w"` (also with a
-space and long units: `"2 days"`), meaning that long before now; ISO 8601 text
+A relative string is a duration, meaning that long before now. Its grammar, complete:
+
+    duration  := part (separator? part)* (space? "ago")?
+    part      := number space? unit           number := digits ("." digits)?
+    separator := spaces and/or one comma
+    unit      := ms | msec | millisecond   (1/1000 s)      s | sec | second
+                 m | min | minute                          h | hr | hour
+                 d | day                                   w | wk | week
+
+Units are case-insensitive except `M` (minute or month?), and those of two letters or more (`hr`, `sec`,
+`minute`, ...) take a plural `s`: so `"5ms"` is five milliseconds, `"1h30m"` ninety minutes,
+`"2 days, 3 hours ago"` what it says. Refused as ambiguous: `M`, months and years (no fixed
+length: say `30d`), a unit given twice (`"1h 2h"`), and negative amounts. ISO 8601 text
 (`"2026-11-23T10:00"`, `"2026-11-23"`) is an absolute time. Naive datetimes are taken as UTC.
 Both bounds are inclusive. A bound also prunes the `date=` partitions a scan opens.
 """
@@ -16,9 +27,13 @@ import polars as pl
 
 from query.filters import InvalidFilterError
 
-__all__ = ["parse_time", "seconds_between"]
+__all__ = ["parse_duration", "parse_time", "seconds_between"]
 
-_UNITS = {
+#: Seconds per unit (see the grammar in the module docstring).
+_UNITS: dict[str, float] = {
+    "ms": 0.001,
+    "msec": 0.001,
+    "millisecond": 0.001,
     "s": 1,
     "sec": 1,
     "second": 1,
@@ -26,13 +41,19 @@ _UNITS = {
     "min": 60,
     "minute": 60,
     "h": 3600,
+    "hr": 3600,
     "hour": 3600,
     "d": 86_400,
     "day": 86_400,
     "w": 604_800,
+    "wk": 604_800,
     "week": 604_800,
 }
-_RELATIVE = re.compile(r"^\s*(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[a-z]+?)s?\s*(?:ago)?\s*$", re.IGNORECASE)
+#: Units whose length varies, refused with a hint.
+_VARIABLE_UNITS = {"mo", "mon", "month", "months", "y", "yr", "yrs", "year", "years"}
+_PART = re.compile(r"(?P<amount>\d+(?:\.\d+)?)\s*(?P<unit>[A-Za-z]+)")
+_DURATION = re.compile(r"^\s*(?P<parts>\d.*?)(?:\s*\bago)?\s*$", re.IGNORECASE)
+_SEPARATOR = re.compile(r"^\s*,?\s*$")
 
 
 def parse_time(value: Any, *, now: _dt.datetime | None = None, name: str = "since") -> _dt.datetime | None:
@@ -40,7 +61,8 @@ def parse_time(value: Any, *, now: _dt.datetime | None = None, name: str = "sinc
 
     Args:
         value: None, a datetime (naive = UTC), a date (its midnight UTC), a timedelta (that long
-            before `now`), a relative string (`"5h"`, `"2d"`, `"1w"`, units s m h d w) or ISO text.
+            before `now`), a duration string (`"5h"`, `"1h30m"`, `"2 days"`: the grammar of the
+            module docstring) or ISO text.
         now: the reference time for relative values (default: the current time).
         name: the argument's name, for the error message.
 
@@ -48,7 +70,7 @@ def parse_time(value: Any, *, now: _dt.datetime | None = None, name: str = "sinc
         The bound as an aware datetime in UTC, or None.
 
     Raises:
-        InvalidFilterError: the value is none of the accepted forms.
+        InvalidFilterError: the value is none of the accepted forms, or an ambiguous duration.
     """
     if value is None:
         return None
@@ -60,9 +82,8 @@ def parse_time(value: Any, *, now: _dt.datetime | None = None, name: str = "sinc
     if isinstance(value, _dt.timedelta):
         return _ago(now, value)
     if isinstance(value, str):
-        found = _RELATIVE.match(value)
-        if found and found["unit"].lower() in _UNITS:
-            seconds = float(found["amount"]) * _UNITS[found["unit"].lower()]
+        seconds = parse_duration(value, name=name)
+        if seconds is not None:
             return _ago(now, _dt.timedelta(seconds=min(seconds, _MAX_SECONDS_AGO)))
         try:
             return parse_time(_dt.datetime.fromisoformat(value.strip()), now=now, name=name)
@@ -71,6 +92,58 @@ def parse_time(value: Any, *, now: _dt.datetime | None = None, name: str = "sinc
     raise InvalidFilterError(
         f"{name}={value!r} is not a time: pass a datetime, a timedelta, ISO text ('2026-11-23T10:00') "
         "or a relative time such as '30s', '5m', '5h', '2d', '1w'"
+    )
+
+
+def parse_duration(text: str, *, name: str = "since") -> float | None:
+    """The seconds a relative time string stands for (the grammar of the module docstring).
+
+    Args:
+        text: e.g. `"5ms"`, `"30s"`, `"1h30m"`, `"2 days ago"`.
+        name: the argument's name, for the error message.
+
+    Returns:
+        The duration in seconds, or None when `text` does not start like a duration (a digit
+        followed by a unit), so that the caller may try ISO text.
+
+    Raises:
+        InvalidFilterError: it reads as a duration but is ambiguous or malformed (`"5M"`, `"1mo"`,
+            `"1h 2h"`, `"5 parsecs"`).
+    """
+    found = _DURATION.match(text)
+    if found is None or not _PART.match(found["parts"]):
+        return None
+    seconds = 0.0
+    seen: set[float] = set()
+    position = 0
+    body = found["parts"]
+    for part in _PART.finditer(body):
+        if not _SEPARATOR.match(body[position : part.start()]):
+            return None  # text between the parts: not a duration (ISO text, say)
+        position = part.end()
+        per_unit = _unit_seconds(part["unit"], text, name)
+        if per_unit in seen:
+            raise InvalidFilterError(f"{name}={text!r}: the unit {part['unit']!r} is given twice; write each unit once, e.g. '1h30m'")
+        seen.add(per_unit)
+        seconds += float(part["amount"]) * per_unit
+    if body[position:].strip():
+        return None
+    return seconds
+
+
+def _unit_seconds(unit: str, text: str, name: str) -> float:
+    """Seconds per `unit`; raises InvalidFilterError for an ambiguous or unknown unit."""
+    if unit == "M":
+        raise InvalidFilterError(f"{name}={text!r}: 'M' could mean minutes or months; write 'm' (or 'min') for minutes")
+    lower = unit.lower()
+    if lower in _VARIABLE_UNITS:
+        raise InvalidFilterError(f"{name}={text!r}: months and years have no fixed length; give days instead, e.g. '30d' or '365d'")
+    if lower in _UNITS:
+        return _UNITS[lower]
+    if lower.endswith("s") and len(lower) > 2 and lower[:-1] in _UNITS:  # plural of a unit of 2+ letters: hrs, secs, hours
+        return _UNITS[lower[:-1]]
+    raise InvalidFilterError(
+        f"{name}={text!r}: unknown time unit {unit!r}; use ms, s, m, h, d or w (or their names: seconds, minutes, ...)"
     )
 
 

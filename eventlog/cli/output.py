@@ -165,7 +165,9 @@ def parse_time(text: str | None, *, now: _dt.datetime | None = None) -> _dt.date
     try:
         return parse_bound(text, now=now)
     except InvalidFilterError as exc:
-        raise ValueError(f"cannot read time {text!r}; use e.g. 5h, 2d, 1w (ago) or 2026-11-23T10:00") from exc
+        # the library's reason for an ambiguous duration ("'M' could mean minutes or months"), else the forms
+        reason = "" if "is not a time" in str(exc) else str(exc).partition(": ")[2]
+        raise ValueError(f"cannot read time {text!r}: {reason or 'use e.g. 5h, 2d, 1w, 1h30m (ago) or 2026-11-23T10:00'}") from exc
 
 
 @contextmanager

@@ -24,6 +24,17 @@ NOW = _dt.datetime(2026, 11, 23, 12, 0, tzinfo=_dt.UTC)
         ("2 days", _dt.timedelta(days=2)),
         ("3 hours ago", _dt.timedelta(hours=3)),
         ("10min", _dt.timedelta(minutes=10)),
+        # Regression (issue 14): "5ms" meant five minutes (m + a plural s), "1h30m" was refused.
+        ("5ms", _dt.timedelta(milliseconds=5)),
+        ("250 msec", _dt.timedelta(milliseconds=250)),
+        ("1h30m", _dt.timedelta(minutes=90)),
+        ("1h 30m 15s", _dt.timedelta(hours=1, minutes=30, seconds=15)),
+        ("2 days, 3 hours ago", _dt.timedelta(days=2, hours=3)),
+        ("5 Minutes", _dt.timedelta(minutes=5)),
+        ("2H", _dt.timedelta(hours=2)),
+        ("3 secs", _dt.timedelta(seconds=3)),
+        ("2 hrs", _dt.timedelta(hours=2)),
+        ("1wk 1d", _dt.timedelta(days=8)),
     ],
 )
 def test_relative_strings(text: str, ago: _dt.timedelta) -> None:
@@ -41,10 +52,27 @@ def test_absolute_forms() -> None:
     assert parse_time("2026-01-02") == _dt.datetime(2026, 1, 2, tzinfo=_dt.UTC)
 
 
-@pytest.mark.parametrize("bad", ["5x", "yesterday", "h5", "", "-3h", 12, 1.5])
+@pytest.mark.parametrize("bad", ["yesterday", "h5", "", "-3h", "1h-30m", 12, 1.5])
 def test_malformed_times_are_clear_errors(bad: object) -> None:
     with pytest.raises(InvalidFilterError, match=r"is not a time.*'5h'"):
         parse_time(bad, name="since")
+
+
+@pytest.mark.parametrize(
+    ("ambiguous", "says"),
+    [
+        ("5M", "minutes or months"),
+        ("1mo", "no fixed length"),
+        ("2 years", "no fixed length"),
+        ("1h 2h", "given twice"),
+        ("1h1h", "given twice"),
+        ("5x", "unknown time unit 'x'"),
+        ("5hs", "unknown time unit 'hs'"),
+    ],
+)
+def test_ambiguous_or_unknown_durations_are_refused_with_the_reason(ambiguous: str, says: str) -> None:
+    with pytest.raises(InvalidFilterError, match=says):
+        parse_time(ambiguous, name="since")
 
 
 @pytest.mark.parametrize(

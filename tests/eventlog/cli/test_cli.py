@@ -232,3 +232,13 @@ def test_since_and_end_read_what_the_library_reads() -> None:
     now = dt.datetime(2026, 11, 23, 12, 0, tzinfo=dt.UTC)
     assert parse_time("2 days", now=now) == dt.datetime(2026, 11, 21, 12, 0, tzinfo=dt.UTC)
     assert parse_time("99999999999w", now=now) == dt.datetime(1677, 9, 21, 0, 12, 44, tzinfo=dt.UTC)  # the first event time
+
+
+def test_an_ambiguous_since_says_why() -> None:
+    # Regression (issue 14): "5M" was read as five minutes; now the CLI says what is ambiguous.
+    from eventlog.cli.output import parse_time
+
+    with pytest.raises(ValueError, match=r"cannot read time '5M': 'M' could mean minutes or months"):
+        parse_time("5M")
+    with pytest.raises(ValueError, match=r"cannot read time 'yesterday': use e\.g\. 5h, 2d, 1w, 1h30m"):
+        parse_time("yesterday")
