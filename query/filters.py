@@ -35,6 +35,7 @@ __all__ = [
     "is_everything",
     "is_pattern",
     "match",
+    "match_text",
     "matches_text",
     "text_matcher",
 ]
@@ -173,6 +174,37 @@ def match(column: str | pl.Expr, value: Any) -> pl.Expr | None:
     if is_pattern(value):
         return _pattern(col, value)
     return col == value
+
+
+def match_text(column: str | pl.Expr, value: Any) -> pl.Expr | None:
+    """As `match`, for a text column whose values stand for numbers too (extras, JSON params).
+
+    Numbers compare as numbers (`lr=0.1` matches the text `0.1` and `0.10`), booleans as the
+    JSON text `true`/`false`, strings and patterns as text: what a user means by `lr=0.1` on a
+    column that stores `log_extra(lr=0.1)` as the text "0.1".
+
+    Raises:
+        InvalidFilterError: a regex (or a glob's translation) does not compile.
+    """
+    col = pl.col(column) if isinstance(column, str) else column
+    is_collection = isinstance(value, (list, tuple, set, frozenset))
+    values = list(value) if is_collection else [value]
+    numbers = [float(v) for v in values if _is_number(v)]
+    if not numbers:
+        return match(col, [_as_text(v) for v in values] if is_collection else _as_text(value))
+    by_number = col.cast(pl.Float64, strict=False).is_in(numbers)
+    others = [_as_text(v) for v in values if not _is_number(v)]
+    by_text = match(col, others) if others else None
+    return by_number if by_text is None else by_number | by_text
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
+def _as_text(value: Any) -> Any:
+    """Booleans as the JSON text extras store them as; anything else unchanged."""
+    return ("true" if value else "false") if isinstance(value, bool) else value
 
 
 def _slice(col: pl.Expr, value: slice) -> pl.Expr | None:

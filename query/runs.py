@@ -14,18 +14,21 @@ from typing import Any
 import polars as pl
 
 from eventlog.core.store import Store
+from eventlog.errors import InvalidFilterError
 from query.data import extra_keys
 from query.describe import order_key, order_key_times
-from query.filters import Filter
+from query.filters import Filter, match, match_text
 from query.scan import SMALL_SCAN_BYTES, scan_sized
 from query.timefilters import seconds_between
 
-__all__ = ["CRASH_AFTER_SECONDS", "RUN_COLUMNS", "fold_runs", "last_values", "read_events", "runs"]
+__all__ = ["CRASH_AFTER_SECONDS", "EVENT_FILTERS", "RUN_COLUMNS", "filter_runs", "fold_runs", "last_values", "read_events", "runs"]
 
 #: A run without `stop` whose newest event is older than this is `crashed` (3 missed heartbeats).
 CRASH_AFTER_SECONDS = 90.0
 #: The first columns of `runs()`; `param.<key>`, `metric.<key>` and extras follow.
 RUN_COLUMNS = ["experiment", "run", "status", "start", "end", "duration_s", "node", "userid", "error"]
+#: Filters of `runs()` that select the events folded; every other name selects runs by a column.
+EVENT_FILTERS = ("run", "since", "end", "event", "key", "step")
 _RUN = ["experiment", "run"]
 
 
@@ -138,18 +141,53 @@ def runs(store: Store | str | None, experiment: Filter = "*", *, now: _dt.dateti
         store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
         experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
         now: the time to judge `running` against (default: now).
-        **filters: filters on the events folded (`run`, `since`, `tag`, ...), as for `query.scan`.
+        **filters: `run`, `since`, `end`, `event`, `key` and `step` select the events folded;
+            any other name selects runs by a column of the table: the column itself (`status`,
+            `node`, an extra such as `tag`), else the param (`lr` means `param.lr`), else the
+            metric's last value. Numbers compare as numbers, also against params and extras
+            stored as text (`lr=0.1`); strings, lists and patterns as for `query.data`.
 
     Returns:
         The runs, sorted by experiment and run; no rows when nothing matches.
 
     Raises:
-        InvalidFilterError: a malformed filter (see `query.scan`).
+        InvalidFilterError: a malformed filter (see `query.scan`), or a name that is neither a
+            column, a param, a metric nor an extra of any run.
 
     Example:
-        >>> runs("./.eventlog", "mnist").sort("metric.val/acc", descending=True)  # doctest: +SKIP
+        >>> runs("./.eventlog", "mnist", lr=0.1, status="completed")  # doctest: +SKIP
     """
-    return fold_runs(read_events(store, experiment, **filters), now=now)
+    events = {name: value for name, value in filters.items() if name in EVENT_FILTERS}
+    table = fold_runs(read_events(store, experiment, **events), now=now)
+    return filter_runs(table, {name: value for name, value in filters.items() if name not in EVENT_FILTERS})
+
+
+def filter_runs(table: pl.DataFrame, filters: dict[str, Filter]) -> pl.DataFrame:
+    """The rows of a `runs()` table that every filter selects (see `runs` for what a name means).
+
+    Args:
+        table: a table as `runs()` returns it.
+        filters: column, param, metric or extra name → filter value.
+
+    Returns:
+        The selected rows.
+
+    Raises:
+        InvalidFilterError: a name matches no column of a non-empty table, or a regex does not compile.
+    """
+    for name, value in filters.items():
+        if table.height == 0:
+            return table
+        column = next((c for c in (name, f"param.{name}", f"metric.{name}") if c in table.columns), None)
+        if column is None:
+            raise InvalidFilterError(
+                f"unknown filter {name!r}: no run has such a column, param, metric or extra; "
+                f"the columns are {', '.join(table.columns)}"
+            )
+        predicate = match_text(column, value) if table.schema[column] == pl.String else match(column, value)
+        if predicate is not None:
+            table = table.filter(predicate)
+    return table
 
 
 def read_events(store: Store | str | None, experiment: Filter = "*", **filters: Filter) -> pl.LazyFrame:

@@ -22,7 +22,7 @@ import polars as pl
 from eventlog.core import layout, run_claims
 from eventlog.core.event import arrow_schema
 from eventlog.core.store import FileInfo, Store, open_store
-from query.filters import Filter, RunNotFoundError, is_everything, match, text_matcher
+from query.filters import Filter, RunNotFoundError, is_everything, match, match_text, text_matcher
 from query.snapshot import Snapshot, take_snapshot
 from query.timefilters import parse_time
 
@@ -285,7 +285,8 @@ def column_predicates(**filters: Filter) -> list[pl.Expr]:
     known = set(columns())
     predicates = []
     for column, value in filters.items():
-        predicate = match(column if column in known else pl.col("extra").map.get(column), value)
+        # an extra is text, where numbers compare as numbers
+        predicate = match(column, value) if column in known else match_text(pl.col("extra").map.get(column), value)
         if predicate is not None:
             predicates.append(predicate)
     return predicates

@@ -5,6 +5,7 @@ from __future__ import annotations
 import polars as pl
 
 from eventlog.core.store import Store
+from query.data import check_extras
 from query.describe import DEFAULT_BUCKET_BITS, ORDER, STAT_COLUMNS, describe
 from query.filters import Filter, matches_text
 from query.scan import SMALL_SCAN_BYTES, column_predicates, columns, scan_sized
@@ -70,7 +71,8 @@ def summary(
         nothing matches.
 
     Raises:
-        InvalidFilterError: a malformed filter (see `query.scan`).
+        InvalidFilterError: a malformed filter (see `query.scan`), or one that names neither a
+            column nor an extra of the selected events.
         RunNotFoundError: a negative run reaches past the first run.
 
     Example:
@@ -95,6 +97,9 @@ def summary(
     # per run, groups are many and small: coarser buckets keep the histogram small
     bits = 3 if by_run else DEFAULT_BUCKET_BITS
     stats = describe(frame.filter(pl.col("value").is_not_null()), groups, bucket_bits=bits, in_memory=small)
+    extra_filters = {name: value for name, value in filters.items() if name not in columns()}
+    if stats.height == 0 and extra_filters:  # nothing matched: was an extra misnamed? (as data() says)
+        check_extras(events, extra_filters, [])
     if not wants_latency:
         return stats
     runs = run_durations(events)
