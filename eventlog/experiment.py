@@ -48,6 +48,7 @@ class Experiment(ExperimentReads):
         self._recorder = log.recorder
         self._run: int | None = None
         self._writer: RunWriter | None = None  # the active run's writer (ingest/), None between runs
+        self._reopened = False  # the active run was reopened by use(): `with` continues it
         self._started_ns = 0
         self._extra: dict[str, str] = {}
         self._extra_set_in_run = False  # extras set before any run apply to the next one
@@ -77,9 +78,13 @@ class Experiment(ExperimentReads):
         self._set_run(run)
         self._started_ns = time.time_ns()
         self._log_generic("start", "run", run, extra={"job": job_id()} if job_id() else None)
+        self._track_active()
+        return run
+
+    def _track_active(self) -> None:
+        """Heartbeats for the run, and the innermost run for `track_this`."""
         self._log.track_active(self)
         Experiment._active_stack.append(self)
-        return run
 
     @classmethod
     def innermost_active(cls) -> Experiment | None:
@@ -115,8 +120,12 @@ class Experiment(ExperimentReads):
     def use(self, run: int | None = None) -> Experiment:
         """Make `run` (default: the latest started run) the current run without logging `start`.
 
+        A `with` block on the handle then continues that run instead of starting a new one, and
+        logs its `stop` at the end (MLflow's resumed run): `with exp.use(3): ...`. The run's
+        latest `stop` is the one `runs()` shows.
+
         Returns:
-            self, so that `exp.use().log_metric(...)` reads well.
+            self, so that `exp.use().log_metric(...)` and `with exp.use(3):` read well.
 
         Raises:
             NoActiveRunError: the experiment has no run yet.
@@ -126,6 +135,7 @@ class Experiment(ExperimentReads):
             if run is None:
                 raise NoActiveRunError(f"experiment {self.name!r} has no runs yet; start one with exp.start() or `with exp:`")
         self._set_run(run)
+        self._reopened = True
         return self
 
     def status(self, run: int | None = None) -> Status:
@@ -144,7 +154,11 @@ class Experiment(ExperimentReads):
         return "STARTED" if "start" in kinds else "PENDING"
 
     def __enter__(self) -> Experiment:
-        self.start()
+        """Start a new run, or continue the run that `use()` reopened."""
+        if self._writer is not None and self._reopened:
+            self._track_active()
+        else:
+            self.start()
         return self
 
     def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None) -> None:
@@ -267,6 +281,7 @@ class Experiment(ExperimentReads):
     def _end_writer(self) -> None:
         """Retire the active run's writer: later calls through a held `log_metric` go to the handle."""
         writer, self._writer = self._writer, None
+        self._reopened = False
         self.__dict__.pop("log_metric", None)  # the class's method again: it raises NoActiveRunError
         if writer is not None:
             writer.retire(self._log_metric_through_handle)

@@ -32,9 +32,17 @@ class ExperimentReads:
     _run: int | None
 
     def _default_run(self, run: Any, since: Any) -> Any:
-        if run is None:
-            return "*" if self._run is None or since is not None else self._run
-        return run
+        """`run=None`: the current run; with none, the latest run (omega-ml's `exp.data()` on a
+        handle got from the store shows the latest run; `run="*"` is every run); with `since`,
+        every run."""
+        if run is not None:
+            return run
+        if since is not None:
+            return "*"
+        if self._run is not None:
+            return self._run
+        latest = self._log.latest_run(self.name)
+        return "*" if latest is None else latest
 
     def data(
         self,
@@ -50,8 +58,8 @@ class ExperimentReads:
         """Events of this experiment as a polars DataFrame sorted by `dt` (LazyFrame with `lazy=True`).
 
         Filters take a value, a list, `"*"`/`"all"`, or a wildcard pattern; `run=None` is the
-        current run (all runs if there is none or `since` is given); a negative run counts back
-        from the latest. See `query.data` for all the forms.
+        current run (the latest run if the handle has none, as in omega-ml; all runs if `since`
+        is given); a negative run counts back from the latest. See `query.data` for all the forms.
         """
         import query  # lazy: see the module docstring
 

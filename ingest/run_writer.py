@@ -15,6 +15,7 @@ reference never writes into a stopped run.
 
 from __future__ import annotations
 
+import math
 import struct
 import time
 from collections.abc import Callable, Mapping
@@ -53,6 +54,7 @@ class RunWriter:
         # the keys of a log_metrics mapping -> (keyset id, a packer of its values as float64 bytes)
         self._keysets: dict[tuple[str, ...], tuple[int, Callable[..., bytes]]] = {}
         self._redirect: Redirect | None = None
+        self._params: dict[str, tuple[float | None, str | None]] = {}  # params are immutable in a run
         self.log_metric = make_log_metric(
             self._buffer.scalar_rows, self._codes, recorder.threshold, self._log_metric_slow, recorder.full
         )
@@ -110,14 +112,20 @@ class RunWriter:
     ) -> None:
         """Log one event of any kind: numbers go into `value`, anything else as JSON into `value_json`.
 
+        A `param` is immutable within the run (MLflow's rule): logging its key again with the same
+        value is a no-op, with another value an error.
+
         Raises:
             TypeError: the value is not JSON-encodable, or the step is not an int.
+            ValueError: a param logged again with a different value.
             InvalidNameError: the key or an extra's name breaks a naming rule.
             BackgroundError: an earlier flush failed (the event itself was kept).
         """
         validate_key(key)
         number = numeric_or_none(value)
         text = None if number is not None else to_json(value, key=key)
+        if event == "param" and not self._first_time_param(key, number, text):
+            return
         self._append_generic(event, key, number, text, to_step(step), to_dt_ns(dt), _strings(extra))
         self._recorder.raise_unreported_error()
 
@@ -127,6 +135,24 @@ class RunWriter:
         self._buffer.generic_rows.append((slot, None, None, None, time.time_ns()))
 
     # -- internals ----------------------------------------------------------------------------------
+    def _first_time_param(self, key: str, number: float | None, text: str | None) -> bool:
+        """True the first time `key` is logged as a param in this run, False for the same value again.
+
+        Raises:
+            ValueError: the param was logged before with another value.
+        """
+        before = self._params.get(key)
+        if before is None:
+            self._params[key] = (number, text)
+            return True
+        if before == (number, text) or (number is not None and before[0] is not None and math.isnan(number) and math.isnan(before[0])):
+            return False
+        shown = before[1] if before[0] is None else before[0]
+        raise ValueError(
+            f"param {key!r} of run {self.run} of experiment {self.experiment!r} is already {shown}; params do not "
+            "change within a run: log a value that changes as a metric, or start a new run"
+        )
+
     def _log_metric_slow(self, key: str, value: Any, step: Any, dt: Any, extra: dict[str, Any]) -> None:
         """Everything the hot-path closure does not do: validation, registration, errors."""
         if self._redirect is not None:

@@ -40,7 +40,7 @@ def fill(uri: str, artifact_dir: Path) -> None:
                 exp.log_metrics({"loss": 1.0 / (step + 1) + lr, "acc": final_acc * (step + 1) / 10}, step=step)
     model = artifact_dir / "model.txt"
     model.write_text("weights of run 2")
-    exp.use(2).log_artifact(model, "model")
+    log.experiment("mnist").use(2).log_artifact(model, "model")  # another handle: `exp` goes on to a new run
     exp.flush()
     with pytest.raises(ZeroDivisionError), exp:
         exp.log_param("lr", 1.0)

@@ -1,0 +1,65 @@
+"""Runs keep the seed's word (issue 14): use() then `with` continues the run, params do not change
+within a run, and data() on a handle got from the store shows the latest run, as in omega-ml."""
+
+from __future__ import annotations
+
+import pytest
+
+import eventlog
+
+
+def test_with_on_a_handle_that_use_reopened_continues_that_run(local_uri: str) -> None:
+    # Regression: `with exp.use(1):` silently started run 3.
+    with eventlog.open(local_uri) as log:
+        exp = log.experiment("resume")
+        for _ in range(2):
+            with exp:
+                exp.log_metric("loss", 1.0, step=0)
+        with exp.use(1):
+            exp.log_metric("loss", 0.5, step=1)
+        assert exp.run == 1
+        runs = exp.runs()
+        with exp:  # a plain `with` afterwards starts a new run again
+            pass
+        assert exp.run == 3
+    assert runs["run"].to_list() == [1, 2] and runs["status"].to_list() == ["completed", "completed"]
+    assert query_steps(local_uri, "resume", 1) == [0, 1]
+
+
+def query_steps(uri: str, experiment: str, run: int) -> list[int]:
+    import query
+
+    return query.data(uri, experiment, run=run, event="metric")["step"].to_list()
+
+
+def test_a_param_logged_again_is_a_no_op_with_the_same_value_and_an_error_with_another(local_uri: str) -> None:
+    with eventlog.open(local_uri) as log:
+        exp = log.experiment("params")
+        with exp:
+            exp.log_param("lr", 0.1)
+            exp.log_params({"lr": 0.1, "model": "mlp"})  # the same value: nothing new is logged
+            with pytest.raises(ValueError, match=r"param 'lr' of run 1 .* is already 0\.1; params do not change"):
+                exp.log_param("lr", 0.2)
+            exp.log_param("nan", float("nan"))
+            exp.log_param("nan", float("nan"))
+            exp.flush()
+            params = exp.data(event="param").sort("key")
+        with exp:  # a new run may use a new value
+            exp.log_param("lr", 0.2)
+    assert params.select("key", "value").rows()[:1] == [("lr", 0.1)]
+    assert params["key"].to_list() == ["lr", "model", "nan"]
+
+
+def test_data_on_a_handle_from_the_store_shows_the_latest_run(local_uri: str) -> None:
+    with eventlog.open(local_uri) as log:
+        exp = log.experiment("latest")
+        for run in range(3):
+            with exp:
+                exp.log_metric("acc", float(run), step=0)
+    with eventlog.open(local_uri) as reader:
+        fresh = reader.experiment("latest")
+        assert fresh.run is None
+        assert set(fresh.data()["run"].to_list()) == {3}
+        assert fresh.data(event="metric")["value"].to_list() == [2.0]
+        assert sorted(set(fresh.data(run="*")["run"].to_list())) == [1, 2, 3]
+        assert reader.experiment("nothing-yet").data().height == 0
