@@ -39,3 +39,13 @@ print("the installed wheel imports eventlog, ingest and query and logs a run")
 PY
 "$work/venv/bin/eventlog" --store "$work/store" runs wheel --format csv | grep -q completed
 echo "the installed 'eventlog' command reads it back"
+
+# The documented set-up for analysts (`make demo` installs the same): the `analysis` extra gives
+# omega-ml users the pandas frames they expect.
+"$work/venv/bin/python" -m pip install --quiet "${wheel}[analysis]"
+"$work/venv/bin/python" -c "
+import eventlog
+frame = eventlog.open('store').experiment('wheel').data(event='metric').to_pandas()
+assert list(frame['value']) == [0.5], frame
+print('with the analysis extra, exp.data().to_pandas() works')
+"
