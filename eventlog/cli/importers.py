@@ -10,6 +10,7 @@ import typer
 
 from eventlog.cli.common import StoreOption, open_cli_store
 from eventlog.cli.output import print_report, progress_callback
+from eventlog.errors import UserError
 from ingest import importers
 
 __all__ = ["register"]
@@ -66,3 +67,5 @@ def register(app: typer.Typer) -> None:
                 with open(path, encoding="utf-8") as stream:
                     report = importers.import_jsonl(opened, stream, progress=progress)
         print_report(f"imported {path} into {opened.uri}", report)
+        if report.errors:  # the good lines are in; a script must still learn that some were not
+            raise UserError(f"{report.skipped} line(s) of {path} were rejected (listed above); the other lines were imported")

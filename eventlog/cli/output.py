@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as _dt
 import io
+import json
 import math
 import sys
 from collections.abc import Callable, Iterator
@@ -29,6 +30,7 @@ __all__ = [
     "err_console",
     "format_duration",
     "format_value",
+    "json_line",
     "out_console",
     "parse_scalar",
     "parse_time",
@@ -100,9 +102,19 @@ def _for_text(frame: pl.DataFrame) -> pl.DataFrame:
 
 
 def _json_text(value: Any) -> str:
-    import json
-
     return json.dumps(value, default=str)
+
+
+def _microseconds(frame: pl.DataFrame) -> pl.DataFrame:
+    """Times to microseconds, so that JSON shows ISO 8601 as `json_line` does (Python has no ns)."""
+    times = [c for c, t in frame.schema.items() if isinstance(t, pl.Datetime) and t.time_unit == "ns"]
+    return frame.with_columns(pl.col(c).dt.cast_time_unit("us") for c in times) if times else frame
+
+
+def json_line(row: dict[str, Any]) -> str:
+    """One event as a JSON object on one line, times as ISO 8601 (`2026-11-23T10:00:00.123456+00:00`),
+    as `--format json` writes them: what `eventlog import jsonl` reads back."""
+    return json.dumps(row, default=lambda value: value.isoformat() if isinstance(value, _dt.datetime) else str(value))
 
 
 def write_frame(frame: pl.DataFrame, fmt: str, *, out: Path | None = None, title: str | None = None, max_rows: int | None = None) -> None:
@@ -132,7 +144,7 @@ def write_frame(frame: pl.DataFrame, fmt: str, *, out: Path | None = None, title
             sys.stdout.buffer.write(buffer.getvalue())
             sys.stdout.buffer.flush()
         return
-    text = _for_text(frame).write_csv() if fmt == "csv" else frame.write_json()
+    text = _for_text(frame).write_csv() if fmt == "csv" else _microseconds(frame).write_json()
     if fmt == "json":
         text += "\n"
     if out is not None:

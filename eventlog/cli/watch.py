@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -20,7 +19,7 @@ from eventlog.cli.options import (
     event_filters,
     run_value,
 )
-from eventlog.cli.output import err_console, parse_scalar
+from eventlog.cli.output import err_console, json_line, parse_scalar
 from query.plot import plot_metric, save_plot
 from query.tail import follow, format_event
 
@@ -77,7 +76,7 @@ def register(app: typer.Typer) -> None:
         filters = event_filters(run, event, key, since, where, options=("run", "event", "key", "since"))
         try:
             for row in follow(opened, experiment, last=lines, interval=interval, limit=limit, timeout=timeout, on_ready=ready, **filters):
-                text = json.dumps(row, default=str) if as_json else format_event(row)
+                text = json_line(row) if as_json else format_event(row)
                 sys.stdout.write(text + "\n")
                 sys.stdout.flush()
         except KeyboardInterrupt:

@@ -8,8 +8,12 @@ Each line is a JSON object:
 ```
 
 Only `experiment` and `key` are required. `event` defaults to `metric`; `value` may be any JSON
-value (numbers go into `value`, anything else is kept as JSON text); `dt` is an ISO 8601 string,
-or a number of seconds since the epoch (nanoseconds when larger than 10^14); default now.
+value (numbers go into `value`, anything else is kept as JSON text), and a `value_json` text is
+read when `value` is null; `dt` is an ISO 8601 string, or a number of seconds since the epoch
+(nanoseconds when larger than 10^14); default now. Any other field is an extra (`"tag": "v1"`,
+as `eventlog data --format json` and `eventlog tail --json` write extras), as are the fields of
+`extra`. A line may also hold a JSON array of such objects (what `eventlog data --format json`
+writes), so both exports read back to the same events.
 Lines without `run` go into one new run per experiment (claimed at its first line, with `start`
 and `stop` events around it); lines with `run` go into that run as they are. A bad line is
 reported (`line 7: ...`) and skipped; every other line is still imported.
@@ -32,6 +36,9 @@ from ingest.importers._writer import EventWriter, ImportReport, Progress
 __all__ = ["import_jsonl"]
 
 _NS_THRESHOLD = 10**14
+#: Fields of a record that are not extras (`writer`, `seq`, `date` come from exports and are
+#: replaced: the import is a new writer; `node` is the machine's, `date` the partition).
+_FIELDS = {"experiment", "run", "step", "event", "key", "value", "value_json", "dt", "node", "userid", "rank", "writer", "seq", "date", "extra"}
 
 
 def _dt_ns(value: Any) -> int:
@@ -92,26 +99,17 @@ def import_jsonl(
         if not line.strip():
             continue
         try:
-            record = json.loads(line)
-            if not isinstance(record, dict):
-                raise ValueError(f"expected a JSON object, got {type(record).__name__}")
-            experiment = validate_experiment(record.get("experiment"))
-            key = validate_key(record.get("key"))
-            event = record.get("event", "metric")
-            if not isinstance(event, str) or not event:
-                raise ValueError(f"'event' must be a non-empty string, got {event!r}")
-            run = _optional_int(record, "run")
-            step = _optional_int(record, "step")
-            rank = _optional_int(record, "rank")
-            dt_ns = _dt_ns(record.get("dt"))
-            extra = _strings(record.get("extra"))
-            userid = str(record.get("userid") or "")
-        except (ValueError, TypeError) as exc:
+            parsed = json.loads(line)
+        except ValueError as exc:
             report.error(f"line {number}: {exc}")
             continue
-        if run is None:
-            run = _new_run(store, out, experiment, dt_ns, new_runs, report, progress, userid)
-        out.add(experiment, run, event, key, record.get("value"), dt_ns=dt_ns, step=step, userid=userid, rank=rank, extra=extra)
+        records = parsed if isinstance(parsed, list) else [parsed]
+        odd = next((r for r in records if not isinstance(r, dict)), None) if isinstance(parsed, list) else None
+        if odd is not None:  # an array is one line: all of it is imported, or none
+            report.error(f"line {number}: expected a JSON object or an array of objects, got an array holding {type(odd).__name__}")
+            continue
+        for record in records:
+            _import_record(store, out, record, number, new_runs, report, progress)
         if progress is not None and number % 100_000 == 0:
             progress(f"jsonl: {number} lines read")
     for experiment, (run, first, last) in new_runs.items():
@@ -119,6 +117,57 @@ def import_jsonl(
         out.add(experiment, run, "stop", "run", info, dt_ns=last)
     out.flush()
     return report
+
+
+def _import_record(
+    store: Store,
+    out: EventWriter,
+    record: Any,
+    number: int,
+    new_runs: dict[str, tuple[int, int, int]],
+    report: ImportReport,
+    progress: Progress | None,
+) -> None:
+    """Import one record of line `number`, or report why it cannot be (and skip it)."""
+    try:
+        if not isinstance(record, dict):
+            raise ValueError(f"expected a JSON object, got {type(record).__name__}")
+        experiment = validate_experiment(record.get("experiment"))
+        key = validate_key(record.get("key"))
+        event = record.get("event", "metric")
+        if not isinstance(event, str) or not event:
+            raise ValueError(f"'event' must be a non-empty string, got {event!r}")
+        run = _optional_int(record, "run")
+        step = _optional_int(record, "step")
+        rank = _optional_int(record, "rank")
+        dt_ns = _dt_ns(record.get("dt"))
+        extra = {**_strings({k: v for k, v in record.items() if k not in _FIELDS and v is not None}), **_strings(record.get("extra"))}
+        userid = str(record.get("userid") or "")
+        value = _value(record)
+    except (ValueError, TypeError) as exc:
+        report.error(f"line {number}: {exc}")
+        return
+    if run is None:
+        run = _new_run(store, out, experiment, dt_ns, new_runs, report, progress, userid)
+    out.add(experiment, run, event, key, value, dt_ns=dt_ns, step=step, userid=userid, rank=rank, extra=extra)
+
+
+def _value(record: dict[str, Any]) -> Any:
+    """The record's value: `value`, else the decoded `value_json` text (as exports write non-numbers).
+
+    Raises:
+        ValueError: `value_json` is not a JSON text.
+    """
+    value = record.get("value")
+    text = record.get("value_json")
+    if value is not None or text is None:
+        return value
+    if not isinstance(text, str):
+        raise ValueError(f"'value_json' must be a JSON text, got {type(text).__name__}")
+    try:
+        return json.loads(text)
+    except ValueError:
+        raise ValueError(f"'value_json' {text[:60]!r} is not valid JSON") from None
 
 
 def _new_run(
