@@ -208,10 +208,32 @@ class Experiment(ExperimentReads):
         for key, value in mapping.items():
             self.log_param(key, value)
 
-    def set_tags(self, mapping: Mapping[str, Any]) -> None:
-        """Log tags (MLflow's `set_tags`) as events of kind `tag`."""
+    def set_tags(self, mapping: Mapping[str, Any], *, run: int | None = None) -> None:
+        """Tag the current run, or any `run`, finished ones too (MLflow's `set_tags`).
+
+        Tags are events of kind `tag` (append-only: the latest value of a key wins); `runs()`
+        shows them as `tag.<key>` columns.
+
+        Args:
+            mapping: tag names and values (any JSON value).
+            run: the run to tag (default: the current run).
+
+        Raises:
+            NoActiveRunError: no `run` is given and no run is active.
+            ValueError: `run` is not a positive int.
+        """
+        writer = self._writer_for(run)
         for key, value in mapping.items():
-            self._log_generic("tag", key, value)
+            writer.log_event("tag", key, value)
+
+    def set_name(self, name: str, *, run: int | None = None) -> None:
+        """Name the current run, or any `run`: the tag `name`, shown by `runs()` as `tag.name`.
+
+        Raises:
+            NoActiveRunError: no `run` is given and no run is active.
+            ValueError: `run` is not a positive int.
+        """
+        self.set_tags({"name": name}, run=run)
 
     def log_event(self, event: str, key: str, value: Any, step: int | None = None, dt: Any = None, **extra: Any) -> None:
         """Log an event of any kind (`metric`, `param`, or a kind of your own)."""
@@ -288,6 +310,14 @@ class Experiment(ExperimentReads):
 
     def _log_metric_through_handle(self, key: str, value: Any, step: Any, dt: Any, extra: dict[str, Any]) -> None:
         self.log_metric(key, value, step, dt, **extra)
+
+    def _writer_for(self, run: int | None) -> RunWriter:
+        """The active run's writer, or a writer for another (possibly finished) `run`, without extras."""
+        if run is None or (self._writer is not None and run == self._writer.run):
+            return self._writer_or_raise()
+        if not isinstance(run, int) or isinstance(run, bool) or run < 1:
+            raise ValueError(f"run must be a positive int, got {run!r}")
+        return RunWriter(self._recorder, self.name, run)
 
     def _writer_or_raise(self) -> RunWriter:
         writer = self._writer

@@ -134,7 +134,9 @@ def runs(store: Store | str | None, experiment: Filter = "*", *, now: _dt.dateti
     event; else `running` if an event arrived in the last 90 s, else `crashed`), start, end
     (the stop event's time), duration_s (to the stop, or to the newest event), node, userid,
     error (`Type: message` of a failed run), then one `param.<key>` column per param and one
-    `metric.<key>` column per metric (the last value), then one column per extra (its value on
+    `metric.<key>` column per metric (the last value), one `tag.<key>` column per tag (its latest
+    value: tags may be set after the run, `Experiment.set_tags(..., run=)`; a run's name is the
+    tag `name`), then one column per extra (its value on
     the run's newest event other than a metric: stop, heartbeat, param, ...). Numeric params are floats; other params show their JSON text.
 
     Args:
@@ -144,7 +146,7 @@ def runs(store: Store | str | None, experiment: Filter = "*", *, now: _dt.dateti
         **filters: `run`, `since`, `end`, `event`, `key` and `step` select the events folded;
             any other name selects runs by a column of the table: the column itself (`status`,
             `node`, an extra such as `tag`), else the param (`lr` means `param.lr`), else the
-            metric's last value. Numbers compare as numbers, also against params and extras
+            metric's last value, else the tag (`name="baseline"`). Numbers compare as numbers, also against params and extras
             stored as text (`lr=0.1`); strings, lists and patterns as for `query.data`.
 
     Returns:
@@ -178,7 +180,7 @@ def filter_runs(table: pl.DataFrame, filters: dict[str, Filter]) -> pl.DataFrame
     for name, value in filters.items():
         if table.height == 0:
             return table
-        column = next((c for c in (name, f"param.{name}", f"metric.{name}") if c in table.columns), None)
+        column = next((c for c in (name, f"param.{name}", f"metric.{name}", f"tag.{name}") if c in table.columns), None)
         if column is None:
             raise InvalidFilterError(
                 f"unknown filter {name!r}: no run has such a column, param, metric or extra; "
@@ -248,9 +250,9 @@ def fold_runs(frame: pl.LazyFrame, *, now: _dt.datetime | None = None) -> pl.Dat
     )
     if base.height == 0:
         return _empty()
-    last = _last(frame.filter(pl.col("event").is_in(["param", "metric"])), [*_RUN, "event", "key"])
+    last = _last(frame.filter(pl.col("event").is_in(["param", "metric", "tag"])), [*_RUN, "event", "key"])
     result = _status(base, now or _dt.datetime.now(_dt.UTC))
-    for kind, prefix in (("param", "param."), ("metric", "metric.")):
+    for kind, prefix in (("param", "param."), ("metric", "metric."), ("tag", "tag.")):
         wide = _wide(last, kind, prefix)
         if wide is not None:
             result = result.join(wide, on=_RUN, how="left")
@@ -258,5 +260,6 @@ def fold_runs(frame: pl.LazyFrame, *, now: _dt.datetime | None = None) -> pl.Dat
     result = result.with_columns(pl.col("_extra").map.get(k).alias(k) for k in keys if k not in result.columns)
     params = sorted(c for c in result.columns if c.startswith("param."))
     metrics = sorted(c for c in result.columns if c.startswith("metric."))
-    extras = [k for k in keys if k not in RUN_COLUMNS and k not in params and k not in metrics]
-    return result.select([*RUN_COLUMNS, *params, *metrics, *extras]).sort(_RUN)
+    tags = sorted(c for c in result.columns if c.startswith("tag."))
+    extras = [k for k in keys if k not in RUN_COLUMNS and k not in params and k not in metrics and k not in tags]
+    return result.select([*RUN_COLUMNS, *params, *metrics, *tags, *extras]).sort(_RUN)

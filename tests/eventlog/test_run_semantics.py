@@ -63,3 +63,27 @@ def test_data_on_a_handle_from_the_store_shows_the_latest_run(local_uri: str) ->
         assert fresh.data(event="metric")["value"].to_list() == [2.0]
         assert sorted(set(fresh.data(run="*")["run"].to_list())) == [1, 2, 3]
         assert reader.experiment("nothing-yet").data().height == 0
+
+
+def test_a_finished_run_can_be_tagged_and_named_and_runs_shows_it(local_uri: str) -> None:
+    # Regression (issue 14): set_tags needed an active run, and runs() showed no tags at all.
+    with eventlog.open(local_uri) as log:
+        exp = log.experiment("tagged")
+        for _ in range(2):
+            with exp:
+                exp.log_metric("acc", 0.5)
+        exp.set_tags({"reviewed": True, "team": "vision"}, run=1)
+        exp.set_name("baseline", run=1)
+        exp.set_tags({"team": "nlp"}, run=1)  # append-only: the latest value wins
+        with pytest.raises(eventlog.NoActiveRunError):
+            exp.set_tags({"team": "x"})  # no run given and none active
+        with pytest.raises(ValueError, match="positive int"):
+            exp.set_name("x", run=0)
+        exp.flush()
+        table = exp.runs().sort("run")
+        named = exp.runs(name="baseline")
+    assert table.select("run", "status", "tag.name", "tag.reviewed", "tag.team").rows() == [
+        (1, "completed", "baseline", "true", "nlp"),
+        (2, "completed", None, None, None),
+    ]
+    assert named["run"].to_list() == [1]
