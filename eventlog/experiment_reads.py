@@ -10,6 +10,7 @@ reads; `Experiment` inherits both halves of the omega-ml API.
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from eventlog.compaction.clear import clear_experiment
@@ -88,10 +89,22 @@ class ExperimentReads:
 
         return query.runs(self._log.store, experiment=self.name, **_keywords(filters))
 
-    def restore_artifacts(self, key: Filter = None, run: Filter = None, **filters: Filter) -> list[Any]:
-        """The artifacts logged under `key` (all keys by default), as objects; files as local paths."""
+    def restore_artifacts(
+        self, key: Filter = None, run: Filter = None, *, dest: str | Path | None = None, **filters: Filter
+    ) -> list[Any]:
+        """The artifacts logged under `key` (all keys by default), as objects; files and directories as local paths.
+
+        Args:
+            key: artifact name(s) or a pattern.
+            run: the run(s) (default: as `data()`).
+            dest: the directory to download files into (default: see `eventlog.core.artifacts.restore_artifact`).
+            **filters: further filters, as for `data()`.
+
+        Raises:
+            ArtifactCorruptError: a payload is missing or was changed.
+        """
         frame = self.data(run=run, event="artifact", key=key, **_keywords(filters))
-        return restore_artifacts(self._log.store, frame)
+        return restore_artifacts(self._log.store, frame, dest=dest)
 
     def plot(self, key: Filter, run: Filter = "*", **options: Any) -> Any:
         """A matplotlib figure of metric `key` against step, one line per run; see `query.plot.plot_metric`.

@@ -161,7 +161,7 @@ def register(app: typer.Typer) -> None:
         restore: Annotated[Path | None, typer.Option(help="Download the file artifacts into this directory.")] = None,
         fmt: FormatOption = "table",
     ) -> None:
-        """List a run's artifacts (name, format, size, sha256); with --restore DIR, fetch the files.
+        """List a run's artifacts (name, format, size, sha256); with --restore DIR, fetch the files and directories.
 
         Example: [bold]eventlog artifacts mnist --run -1 --restore ./models[/]
         """
@@ -171,8 +171,8 @@ def register(app: typer.Typer) -> None:
         rows = []
         for row in frame.iter_rows(named=True):
             ref = json.loads(row["value_json"] or "{}")
-            where = ref.get("path") or json.dumps(ref.get("data"))[:60]
-            if restore is not None and ref.get("format") == "file":
+            where = ref.get("path") or (f"{ref.get('dirname')}/ ({len(ref.get('files', []))} files)" if ref.get("format") == "dir" else json.dumps(ref.get("data"))[:60])
+            if restore is not None and ref.get("format") in ("file", "dir"):
                 where = str(restore_artifact(opened, ref, dest=restore))
             rows.append({"run": row["run"], "step": row["step"], "name": row["key"], "format": ref.get("format"),
                          "size": ref.get("size"), "sha256": ref.get("sha256"), "where": where})

@@ -65,17 +65,21 @@ def store_artifact(store: Store, experiment: str, run: int, name: str, obj: Any)
         experiment: the experiment name.
         run: the run number.
         name: the artifact's name (its event key).
-        obj: a JSON value (kept inline), an `os.PathLike` of a file (copied), or any picklable object.
+        obj: a file or a directory (an `os.PathLike`, or a `str` naming an existing one: copied,
+            a directory with its whole tree, as MLflow's `log_artifacts`), a JSON value (kept
+            inline), or any picklable object.
 
     Returns:
-        A JSON-able dict: `format` (`json`, `file` or `pickle`), `name`, `size`, `sha256`, and
-        `data` (json) or `path` (file, pickle; relative to the store root) plus `filename` (file).
+        A JSON-able dict: `format` (`json`, `file`, `dir` or `pickle`), `name`, `size`, `sha256`,
+        and `data` (json), `path` (file, pickle; relative to the store root) plus `filename`
+        (file), or `dirname` and `files` (dir: each file's `relpath`, `path`, `size`, `sha256`).
 
     Raises:
         FileNotFoundError: `obj` is a path that does not exist.
-        IsADirectoryError: `obj` is a directory (log its files one by one, or an archive of it).
         TypeError: `obj` cannot be pickled.
     """
+    if isinstance(obj, str) and obj and os.path.exists(obj):
+        obj = Path(obj)  # a string naming a file or directory is that file or directory
     if _is_json_value(obj):
         text = json.dumps(obj, ensure_ascii=False).encode()
         return {"format": "json", "name": name, "data": obj, "size": len(text), "sha256": hashlib.sha256(text).hexdigest()}
@@ -106,9 +110,20 @@ def _store_pickle(store: Store, experiment: str, run: int, name: str, obj: Any) 
     }
 
 
+def _store_tree(store: Store, experiment: str, run: int, name: str, source: Path) -> dict[str, Any]:
+    """Every file under the directory `source`, each stored as a file artifact, listed by relative path."""
+    files = []
+    for path in sorted(p for p in source.rglob("*") if p.is_file()):
+        stored = _store_file(store, experiment, run, name, path)
+        files.append({"relpath": path.relative_to(source).as_posix(), **{k: stored[k] for k in ("path", "size", "sha256")}})
+    listing = json.dumps(files, sort_keys=True).encode()
+    total = sum(f["size"] for f in files)
+    return {"format": "dir", "name": name, "dirname": source.name, "files": files, "size": total, "sha256": hashlib.sha256(listing).hexdigest()}
+
+
 def _store_file(store: Store, experiment: str, run: int, name: str, source: Path) -> dict[str, Any]:
     if source.is_dir():
-        raise IsADirectoryError(f"artifact {name!r}: {source} is a directory; log its files one by one, or an archive of it")
+        return _store_tree(store, experiment, run, name, source)
     if not source.is_file():
         raise FileNotFoundError(f"artifact {name!r}: no file at {source}; check the path (relative to {os.getcwd()})")
     path = _payload_path(experiment, run, source.name)
@@ -180,7 +195,12 @@ def _restore_file(store: Store, ref: dict[str, Any], dest: str | Path | None) ->
             raise _missing(ref, full)
         _check(ref, *_hash_file(full), where=full)
         return Path(full)
-    target = _cache_dir(dest) / ref["sha256"] / ref.get("filename", "artifact")
+    return _download(store, ref, _cache_dir(dest) / ref["sha256"] / ref.get("filename", "artifact"))
+
+
+def _download(store: Store, ref: dict[str, Any], target: Path) -> Path:
+    """Copy the payload of `ref` (a file) to `target`, checking its size and hash; kept if already there."""
+    full = store.full_path(ref["path"])
     if target.is_file() and _hash_file(target) == (ref["size"], ref["sha256"]):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -221,6 +241,8 @@ def restore_artifact(store: Store, ref: dict[str, Any], *, dest: str | Path | No
         return ref.get("data")
     if kind == "file":
         return _restore_file(store, ref, dest)
+    if kind == "dir":
+        return _restore_tree(store, ref, dest)
     if kind == "pickle":
         import cloudpickle
 
@@ -230,7 +252,23 @@ def restore_artifact(store: Store, ref: dict[str, Any], *, dest: str | Path | No
             raise _missing(ref, store.url(ref["path"])) from exc
         _check(ref, len(data), hashlib.sha256(data).hexdigest(), where=store.url(ref["path"]))
         return cloudpickle.loads(data)
-    raise ValueError(f"artifact {ref.get('name')!r}: unknown format {kind!r} (known: json, file, pickle)")
+    raise ValueError(f"artifact {ref.get('name')!r}: unknown format {kind!r} (known: json, file, dir, pickle)")
+
+
+def _restore_tree(store: Store, ref: dict[str, Any], dest: str | Path | None) -> Path:
+    """A local copy of a directory artifact: `<dest or cache>/<sha256>/<dirname>/<relpath>...`.
+
+    Raises:
+        ArtifactCorruptError: a file is missing or changed, or a relative path leaves the directory.
+    """
+    root = _cache_dir(dest) / ref["sha256"] / ref.get("dirname", "artifact")
+    for entry in ref.get("files", []):
+        relpath = str(entry.get("relpath", ""))
+        parts = relpath.split("/")
+        if not relpath or relpath.startswith("/") or any(part in ("", ".", "..") for part in parts):
+            raise ArtifactCorruptError(f"artifact {ref.get('name')!r}: file path {relpath!r} leaves its directory; it is not restored")
+        _download(store, {**entry, "name": ref.get("name")}, root.joinpath(*parts))
+    return root
 
 
 def restore_artifacts(store: Store, frame: Any, *, dest: str | Path | None = None) -> list[Any]:

@@ -134,8 +134,6 @@ def test_bad_artifacts_raise_clear_errors_and_lose_nothing(local_uri: str, tmp_p
         exp.log_metric("before", 1.0)
         with pytest.raises(FileNotFoundError, match="no file at"):
             exp.log_artifact(tmp_path / "missing.bin", "m")
-        with pytest.raises(IsADirectoryError, match="directory"):
-            exp.log_artifact(tmp_path, "d")
         with pytest.raises(TypeError, match="cannot pickle"):
             exp.log_artifact(threading.Lock(), "lock")  # a lock cannot be pickled
         exp.log_metric("after", 2.0)
@@ -144,3 +142,34 @@ def test_bad_artifacts_raise_clear_errors_and_lose_nothing(local_uri: str, tmp_p
     assert frame.filter(pl.col("event") == "artifact").height == 0
     assert frame["event"].to_list()[-1] == "stop"
     log.close()
+
+
+def test_a_directory_stores_its_tree_and_a_str_naming_a_file_is_that_file(any_uri: str, tmp_path: Path) -> None:
+    # Regression (issue 14): a directory raised IsADirectoryError (MLflow's log_artifacts stores the
+    # tree), and a str naming an existing file was stored as that text.
+    tree = tmp_path / "checkpoint"
+    (tree / "shards").mkdir(parents=True)
+    (tree / "config.json").write_text('{"layers": 2}')
+    (tree / "shards" / "0.bin").write_bytes(os.urandom(1000))
+    (tree / "shards" / "1.bin").write_bytes(b"")  # an empty file is a file too
+    single = tmp_path / "notes.txt"
+    single.write_text("a file, named by a str")
+    dest = tmp_path / "restored"
+    with eventlog.open(any_uri, flush_every=60) as log:
+        exp = log.experiment("tree")
+        with exp:
+            exp.log_artifact(tree, "ckpt")
+            exp.log_artifact(str(single), "notes")
+            exp.log_artifact(str(tree), "ckpt-by-str")
+            exp.log_artifact("not a path", "text")
+        ckpt, notes, by_str, text = exp.restore_artifacts(dest=dest)
+        refs = [json.loads(t) for t in exp.data(event="artifact")["value_json"]]
+    assert [r["format"] for r in refs] == ["dir", "file", "dir", "json"]
+    for restored in (ckpt, by_str):
+        assert isinstance(restored, Path) and restored.name == "checkpoint" and restored.is_relative_to(dest)
+        files = sorted(p.relative_to(restored).as_posix() for p in restored.rglob("*") if p.is_file())
+        assert files == ["config.json", "shards/0.bin", "shards/1.bin"]
+        assert (restored / "shards" / "0.bin").read_bytes() == (tree / "shards" / "0.bin").read_bytes()
+    assert isinstance(notes, Path) and notes.read_text() == "a file, named by a str"
+    assert text == "not a path"
+    assert refs[0]["size"] == 1000 + len('{"layers": 2}')
