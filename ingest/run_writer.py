@@ -22,7 +22,7 @@ from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from eventlog.core.names import validate_key
-from eventlog.core.values import numeric_or_none, to_dt_ns, to_json, to_number, to_step
+from eventlog.core.values import event_value, to_dt_ns, to_json, to_number, to_step
 from ingest.hot_path import make_log_metric
 
 if TYPE_CHECKING:
@@ -113,7 +113,8 @@ class RunWriter:
         """Log one event of any kind: numbers go into `value`, anything else as JSON into `value_json`.
 
         A `param` is immutable within the run (MLflow's rule): logging its key again with the same
-        value is a no-op, with another value an error.
+        value is a no-op, with another value an error. An integer param also keeps its JSON text
+        (`value_json` "100"), so that `runs()` shows it as an integer.
 
         Raises:
             TypeError: the value is not JSON-encodable, or the step is not an int.
@@ -122,8 +123,7 @@ class RunWriter:
             BackgroundError: an earlier flush failed (the event itself was kept).
         """
         validate_key(key)
-        number = numeric_or_none(value)
-        text = None if number is not None else to_json(value, key=key)
+        number, text = event_value(value, key=key, event=event)
         if event == "param" and not self._first_time_param(key, number, text):
             return
         self._append_generic(event, key, number, text, to_step(step), to_dt_ns(dt), _strings(extra))

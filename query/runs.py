@@ -93,7 +93,11 @@ def _wide(last: pl.DataFrame, kind: str, prefix: str) -> pl.DataFrame | None:
     part = last.filter(pl.col("event") == kind)
     if part.height == 0:
         return None
-    numeric_keys = part.group_by("key").agg(pl.col("value").is_not_null().all().alias("numeric"))
+    numeric_keys = part.group_by("key").agg(
+        pl.col("value").is_not_null().all().alias("numeric"),
+        # ints logged as params keep their JSON text ("100"): such a column stays Int64
+        pl.col("value_json").str.contains(r"^-?\d+$").fill_null(False).all().alias("integral"),
+    )
     part = part.join(numeric_keys, on="key")
     # numbers stay numbers; other values show their JSON text (a JSON string without its quotes)
     text = pl.coalesce(
@@ -102,6 +106,8 @@ def _wide(last: pl.DataFrame, kind: str, prefix: str) -> pl.DataFrame | None:
         pl.col("value_json"),
     )
     numbers = part.filter(pl.col("numeric")).pivot(on="key", index=_RUN, values="value")
+    integral = part.filter(pl.col("numeric") & pl.col("integral"))["key"].unique().to_list()
+    numbers = numbers.with_columns(pl.col(k).cast(pl.Int64) for k in integral if k in numbers.columns)
     texts = part.filter(~pl.col("numeric")).with_columns(text.alias("_text")).pivot(on="key", index=_RUN, values="_text")
     out: pl.DataFrame | None = None
     for piece in (numbers, texts):
@@ -137,7 +143,8 @@ def runs(store: Store | str | None, experiment: Filter = "*", *, now: _dt.dateti
     `metric.<key>` column per metric (the last value), one `tag.<key>` column per tag (its latest
     value: tags may be set after the run, `Experiment.set_tags(..., run=)`; a run's name is the
     tag `name`), then one column per extra (its value on
-    the run's newest event other than a metric: stop, heartbeat, param, ...). Numeric params are floats; other params show their JSON text.
+    the run's newest event other than a metric: stop, heartbeat, param, ...). Integer params are
+    integers, other numeric params floats; other params show their JSON text.
 
     Args:
         store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).

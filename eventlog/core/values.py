@@ -9,7 +9,7 @@ import operator
 import time
 from typing import Any
 
-__all__ = ["numeric_or_none", "to_dt_ns", "to_json", "to_number", "to_step"]
+__all__ = ["event_value", "numeric_or_none", "to_dt_ns", "to_json", "to_number", "to_step"]
 
 
 def to_number(value: Any, *, key: str) -> float:
@@ -83,6 +83,25 @@ def to_json(value: Any, *, key: str) -> str:
             f"{key!r}: value of type {type(value).__name__} is neither a number nor JSON-encodable; "
             "store it with log_artifact(obj, name) instead"
         ) from exc
+
+
+def event_value(value: Any, *, key: str, event: str) -> tuple[float | None, str | None]:
+    """The `value` and `value_json` fields of an event holding `value`.
+
+    Numbers go into `value`; anything else into `value_json` as JSON text. An integer param keeps
+    its JSON text too (`100` → `(100.0, "100")`), so that `runs()` shows it as an integer.
+
+    Raises:
+        TypeError: the value is neither a number nor JSON-encodable.
+    """
+    number = numeric_or_none(value)
+    if number is None:
+        return None, to_json(value, key=key)
+    if event == "param" and not isinstance(value, bool) and (
+        isinstance(value, int) or getattr(getattr(value, "dtype", None), "kind", "") in ("i", "u")
+    ):
+        return number, str(int(value))
+    return number, None
 
 
 def to_step(step: Any) -> int | None:

@@ -21,7 +21,7 @@ from eventlog.core.event import Event
 from eventlog.core.names import validate_experiment
 from eventlog.core.segment import publish
 from eventlog.core.store import Store
-from eventlog.core.values import numeric_or_none, to_json
+from eventlog.core.values import event_value
 from ingest.wire import batch_segments
 
 __all__ = ["EventWriter", "ImportReport", "Progress", "safe_experiment_name", "stable_writer_id"]
@@ -110,9 +110,8 @@ class EventWriter:
         rank: int | None = None,
         extra: dict[str, str] | None = None,
     ) -> None:
-        """Add one event; numbers go into `value`, anything else is stored as JSON text."""
-        number = numeric_or_none(value)
-        text = None if number is not None else to_json(value, key=key)
+        """Add one event; numbers go into `value`, anything else is stored as JSON text (see `event_value`)."""
+        number, text = event_value(value, key=key, event=event)
         self._events.append(
             Event(
                 experiment,

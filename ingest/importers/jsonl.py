@@ -153,14 +153,15 @@ def _import_record(
 
 
 def _value(record: dict[str, Any]) -> Any:
-    """The record's value: `value`, else the decoded `value_json` text (as exports write non-numbers).
+    """The record's value: the decoded `value_json` text when there is one (exports write non-numbers,
+    and integer params, there), else `value`.
 
     Raises:
         ValueError: `value_json` is not a JSON text.
     """
     value = record.get("value")
     text = record.get("value_json")
-    if value is not None or text is None:
+    if text is None:
         return value
     if not isinstance(text, str):
         raise ValueError(f"'value_json' must be a JSON text, got {type(text).__name__}")

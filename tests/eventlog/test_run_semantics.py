@@ -3,6 +3,7 @@ within a run, and data() on a handle got from the store shows the latest run, as
 
 from __future__ import annotations
 
+import polars as pl
 import pytest
 
 import eventlog
@@ -87,3 +88,19 @@ def test_a_finished_run_can_be_tagged_and_named_and_runs_shows_it(local_uri: str
         (2, "completed", None, None, None),
     ]
     assert named["run"].to_list() == [1]
+
+
+def test_whole_number_params_stay_integers(local_uri: str) -> None:
+    # Regression (issue 14): runs() showed param.layers as 100.0, and data() held no trace of the int.
+    import numpy as np
+
+    with eventlog.open(local_uri) as log:
+        exp = log.experiment("ints")
+        for layers, lr in ((100, 0.1), (np.int64(7), 1)):
+            with exp:
+                exp.log_params({"layers": layers, "lr": lr, "flag": True})
+        table = exp.runs().sort("run")
+        params = exp.data(run=1, event="param").sort("key")
+    assert table.schema["param.layers"] == pl.Int64 and table["param.layers"].to_list() == [100, 7]
+    assert table.schema["param.lr"] == pl.Float64 and table["param.lr"].to_list() == [0.1, 1.0]  # 0.1 and 1: a float column
+    assert params.select("key", "value", "value_json").rows() == [("flag", None, "true"), ("layers", 100.0, "100"), ("lr", 0.1, None)]
