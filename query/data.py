@@ -8,6 +8,7 @@ import polars as pl
 
 from eventlog.core.store import Store
 from query.filters import Filter, InvalidFilterError
+from query.frame import EventFrame
 from query.scan import column_predicates, columns, scan
 
 __all__ = ["DATA_COLUMNS", "check_extras", "data", "expand_extras", "extra_keys"]
@@ -140,4 +141,4 @@ def data(
     collected = frame.collect(engine="streaming").sort(_ORDER, maintain_order=True)
     keys = extra_keys(collected)
     check_extras(selected, extra_filters, keys)
-    return expand_extras(collected.drop("seq"), keys)
+    return EventFrame.of(expand_extras(collected.drop("seq"), keys))

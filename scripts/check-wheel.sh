@@ -41,11 +41,12 @@ PY
 echo "the installed 'eventlog' command reads it back"
 
 # The documented set-up for analysts (`make demo` installs the same): the `analysis` extra gives
-# omega-ml users the pandas frames they expect.
+# omega-ml users the pandas frames and the plots they expect.
 "$work/venv/bin/python" -m pip install --quiet "${wheel}[analysis]"
 "$work/venv/bin/python" -c "
 import eventlog
-frame = eventlog.open('store').experiment('wheel').data(event='metric').to_pandas()
-assert list(frame['value']) == [0.5], frame
-print('with the analysis extra, exp.data().to_pandas() works')
+events = eventlog.open('store').experiment('wheel').data(event='metric')
+assert list(events.to_pandas()['value']) == [0.5]
+assert events.plot(x='step', y='value').to_dict()['mark']['type'] == 'line'
+print('with the analysis extra, exp.data().to_pandas() and exp.data().plot(x=, y=) work')
 "
