@@ -16,6 +16,7 @@ __all__ = [
     "CommitRaceLostError",
     "CompactionError",
     "EventLogError",
+    "EventsQuarantinedWarning",
     "InvalidFilterError",
     "InvalidNameError",
     "MetricNotFoundError",
@@ -33,6 +34,10 @@ __all__ = [
 
 class EventLogError(Exception):
     """Root of every error raised by eventlog."""
+
+
+class EventsQuarantinedWarning(EventLogError, UserWarning):
+    """Events were refused by their destination and set aside in a quarantine file (the message says where)."""
 
 
 # -- names and values (eventlog.core) ----------------------------------------------------------------

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
 from eventlog.core.artifacts import store_artifact
 from eventlog.core.identity import job_id
-from eventlog.core.names import validate_experiment, validate_key
+from eventlog.core.names import check_text, validate_experiment, validate_extra_name, validate_kind
 from eventlog.core.values import to_json
 from eventlog.errors import NoActiveRunError
 from eventlog.experiment_reads import ExperimentReads
@@ -237,8 +237,7 @@ class Experiment(ExperimentReads):
 
     def log_event(self, event: str, key: str, value: Any, step: int | None = None, dt: Any = None, **extra: Any) -> None:
         """Log an event of any kind (`metric`, `param`, or a kind of your own)."""
-        if not isinstance(event, str) or not event:
-            raise ValueError(f"event kind must be a non-empty string, got {event!r}")
+        validate_kind(event)
         self._log_generic(event, key, value, step, dt, extra)
 
     def log_artifact(self, obj: Any, name: str, step: int | None = None, **extra: Any) -> None:
@@ -264,8 +263,8 @@ class Experiment(ExperimentReads):
                 self._extra.pop(name, None)
         else:
             for name, value in columns.items():
-                validate_key(name)
-                self._extra[name] = value if isinstance(value, str) else to_json(value, key=name)
+                validate_extra_name(name)
+                self._extra[name] = check_text(value, f"extra {name!r}") if isinstance(value, str) else to_json(value, key=name)
         self._extra_set_in_run = self._writer is not None
         if self._writer is not None:
             self._writer.set_extra(self._extra)
@@ -277,7 +276,7 @@ class Experiment(ExperimentReads):
             BackgroundError: writing failed (the events are kept and retried).
             TimeoutError: not done within `timeout` seconds.
         """
-        self._recorder.flush(timeout)
+        self._log.flush(timeout)
 
     def heartbeat(self) -> None:
         """Log a `system`/`heartbeat` event into the active run (called by the flusher every 30 s)."""

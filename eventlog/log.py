@@ -15,6 +15,7 @@ import os
 import sys
 import threading
 import time
+import warnings
 import weakref
 from collections.abc import Callable
 from types import TracebackType
@@ -27,6 +28,7 @@ from eventlog.core import run_claims
 from eventlog.core.catalog import list_experiments
 from eventlog.core.identity import current_identity
 from eventlog.core.store import open_store, resolve_uri
+from eventlog.errors import EventsQuarantinedWarning
 from eventlog.experiment import Experiment
 from ingest import signals
 from ingest.recorder import FlushPolicy, Recorder
@@ -89,6 +91,7 @@ class Log:
             durability=durability,
         )
         self.remote: RemoteClient | None = None
+        self._quarantine_reported = 0
         uri = resolve_uri(uri)  # before the check: $EVENTLOG_URI may name a collector
         if uri.startswith(("http://", "https://")):
             # A remote logger: events go to a collector (`eventlog serve`), which owns the store.
@@ -143,8 +146,29 @@ class Log:
         return list_experiments(self.store, pattern)
 
     def flush(self, timeout: float | None = None) -> None:
-        """Write everything logged so far by this process into the store."""
+        """Write everything logged so far by this process into the store.
+
+        Warns with `EventsQuarantinedWarning` when events were refused by the collector since the
+        last flush: they are set aside in a quarantine file (the warning says how many and where).
+
+        Raises:
+            BackgroundError: writing failed (the events are kept and retried).
+            TimeoutError: not done within `timeout` seconds.
+        """
         self.recorder.flush(timeout)
+        self._report_quarantine()
+
+    def _report_quarantine(self) -> None:
+        quarantine = None if self.remote is None else self.remote.quarantine
+        if quarantine is not None and quarantine.count > self._quarantine_reported:
+            new = quarantine.count - self._quarantine_reported
+            self._quarantine_reported = quarantine.count
+            warnings.warn(
+                f"{new} event(s) were refused by the collector {self.uri} and set aside in {quarantine.path} "
+                f"({quarantine.count} in all); every other event was written. Read the file for the reasons",
+                EventsQuarantinedWarning,
+                stacklevel=3,
+            )
 
     def claim_run(self, experiment: str, job: str | None) -> int:
         """Claim the next run number of `experiment` (or join distributed job `job`'s run)."""

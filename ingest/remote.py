@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import http.client
 import json
+import logging
 import os
 import threading
 import time
@@ -26,10 +27,13 @@ from eventlog import env
 from eventlog.core.segment import Segment
 from eventlog.core.store import FileInfo, Store, open_store
 from eventlog.errors import RemoteError, RemoteRejectedError, StoreUnavailableError
+from ingest.quarantine import Quarantine
+from ingest.spool import spool_dir
 from ingest.wire import columns_from_table, encode_columns
 
 __all__ = ["RemoteClient", "RemoteError", "RemoteRejectedError", "UnreachableStore"]
 
+_log = logging.getLogger("eventlog.remote")
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 #: Events per request; whole segments are never split (their names must not change on retry).
 _MAX_BATCH_EVENTS = 200_000
@@ -117,6 +121,7 @@ class RemoteClient:
         self._conn: http.client.HTTPConnection | None = None
         self.batches_sent = 0
         self.events_sent = 0
+        self.quarantine = Quarantine(os.path.join(spool_dir(self.uri), "quarantine"), f"remote-{os.getpid()}-{id(self):x}")
 
     def __repr__(self) -> str:
         return f"RemoteClient({self.uri!r})"
@@ -206,10 +211,10 @@ class RemoteClient:
                 batch.setdefault(name, []).extend(values)
             count += rows
             if count >= _MAX_BATCH_EVENTS:
-                self._send(batch, count)
+                self._send_or_set_aside(batch, count)
                 batch, count = {}, 0
         if count:
-            self._send(batch, count)
+            self._send_or_set_aside(batch, count)
 
     def publish(self, segment: Segment) -> bool:
         """Send one segment's events; True if the collector created it, False if it had it already.
@@ -218,7 +223,31 @@ class RemoteClient:
             RemoteError: the collector could not be reached.
             RemoteRejectedError: the collector refused the batch.
         """
-        return self._send(_columns_of(segment), segment.count) > 0
+        return self._send_or_set_aside(_columns_of(segment), segment.count) > 0
+
+    def _send_or_set_aside(self, batch: dict[str, list[Any]], count: int) -> int:
+        """Send a batch; if the collector refuses it (400/413), split it until each refused event
+        stands alone, quarantine those and send the rest. Returns the segments created.
+
+        The split is deterministic (halves by position), so a batch resent after a crash splits the
+        same way and the collector's create-if-absent still deduplicates.
+
+        Raises:
+            RemoteError: the collector could not be reached.
+            RemoteRejectedError: it refused for another reason (such as the token).
+            OSError: the quarantine file could not be written.
+        """
+        try:
+            return self._send(batch, count)
+        except RemoteRejectedError as exc:
+            if exc.status not in (400, 413):
+                raise
+            if count == 1:
+                self.quarantine.add(batch, f"the collector {self.uri} refused it: {exc}")
+                _log.warning("eventlog: 1 event set aside in %s: %s", self.quarantine.path, exc)
+                return 0
+        half = count // 2
+        return sum(self._send_or_set_aside(part, len(part["seq"])) for part in (_rows(batch, 0, half), _rows(batch, half, count)))
 
     def _send(self, batch: dict[str, list[Any]], count: int) -> int:
         answer = self.request("POST", "/v1/events", encode_columns(batch), content_type="application/msgpack")
@@ -267,6 +296,10 @@ class RemoteClient:
             if self._conn is not None:
                 self._conn.close()
                 self._conn = None
+
+
+def _rows(batch: dict[str, list[Any]], start: int, stop: int) -> dict[str, list[Any]]:
+    return {name: values[start:stop] for name, values in batch.items()}
 
 
 def _columns_of(segment: Segment) -> dict[str, list[Any]]:

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
-from eventlog.core.names import validate_key
+from eventlog.core.names import check_text, validate_extra_name, validate_key
 from eventlog.core.values import event_value, to_dt_ns, to_json, to_number, to_step
 from ingest.hot_path import make_log_metric
 
@@ -211,4 +211,4 @@ def _strings(extra: Mapping[str, Any] | None) -> dict[str, str] | None:
     """Per-event extras as strings (JSON for anything but a string), their names validated."""
     if not extra:
         return None
-    return {validate_key(k): v if isinstance(v, str) else to_json(v, key=k) for k, v in extra.items()}
+    return {validate_extra_name(k): check_text(v, f"extra {k!r}") if isinstance(v, str) else to_json(v, key=k) for k, v in extra.items()}

@@ -28,8 +28,9 @@ import msgspec
 
 from eventlog.core.event import Event, arrow_schema
 from eventlog.core.layout import date_of_ns
-from eventlog.core.names import validate_experiment, validate_key
+from eventlog.core.names import validate_experiment, validate_extra_name, validate_key, validate_kind, validate_writer
 from eventlog.core.segment import Segment, encode_table
+from eventlog.core.values import MAX_DT_NS, MIN_DT_NS
 from eventlog.errors import BatchError, InvalidNameError
 
 __all__ = [
@@ -47,8 +48,6 @@ __all__ = [
 #: Events per batch accepted by the collector (a larger batch gets a 400 saying to split it).
 MAX_BATCH_EVENTS = 1_000_000
 _FIELDS = Event.__struct_fields__
-_MAX_WRITER_LENGTH = 200
-_WRITER_OK = re.compile(r"^[A-Za-z0-9_.:-]+$")
 _encoder = msgspec.msgpack.Encoder()
 _ROW_PATH = re.compile(r"\$\[(\d+)\](?:\[(\d+)\])?")
 _COLUMN_PATH = re.compile(r"\$\.(\w+)(?:\[(\d+)\])?")
@@ -166,8 +165,8 @@ def _check_names(columns: list[Sequence[Any]]) -> None:
     checks: tuple[tuple[str, Any], ...] = (
         ("experiment", validate_experiment),
         ("key", validate_key),
-        ("event", _validate_kind),
-        ("writer", _validate_writer),
+        ("event", validate_kind),
+        ("writer", validate_writer),
     )
     for field, check in checks:
         values = columns[_FIELDS.index(field)]
@@ -177,13 +176,15 @@ def _check_names(columns: list[Sequence[Any]]) -> None:
             except (InvalidNameError, ValueError) as exc:
                 index = list(values).index(value)
                 raise BatchError(f"invalid event {index}, field {field!r}: {exc}", index=index, field=field) from exc
-    for field, low in (("run", _INT64_MIN), ("step", _INT64_MIN), ("dt", _INT64_MIN), ("rank", _INT64_MIN), ("seq", 0)):
+    bounds = (("run", 1, _INT64_MAX), ("step", _INT64_MIN, _INT64_MAX), ("dt", MIN_DT_NS, MAX_DT_NS),
+              ("rank", _INT64_MIN, _INT64_MAX), ("seq", 0, _INT64_MAX))  # fmt: skip
+    for field, low, high in bounds:
         values = columns[_FIELDS.index(field)]
         present = [v for v in values if v is not None] if field in ("step", "rank") else values
-        if present and (min(present) < low or max(present) > _INT64_MAX):
-            index = next(i for i, v in enumerate(values) if v is not None and not low <= v <= _INT64_MAX)
+        if present and (min(present) < low or max(present) > high):
+            index = next(i for i, v in enumerate(values) if v is not None and not low <= v <= high)
             raise BatchError(
-                f"invalid event {index}, field {field!r}: {values[index]} is out of range [{low}, {_INT64_MAX}]",
+                f"invalid event {index}, field {field!r}: {values[index]} is out of range [{low}, {high}]",
                 index=index,
                 field=field,
             )
@@ -191,24 +192,9 @@ def _check_names(columns: list[Sequence[Any]]) -> None:
         if extra:
             for name in extra:
                 try:
-                    validate_key(name)
+                    validate_extra_name(name)
                 except InvalidNameError as exc:
                     raise BatchError(f"invalid event {index}, field 'extra': {exc}", index=index, field="extra") from exc
-
-
-def _validate_kind(kind: str) -> str:
-    if not kind:
-        raise ValueError("the event kind is empty; use 'metric', 'param', ... or a kind of your own")
-    return validate_key(kind)
-
-
-def _validate_writer(writer: str) -> str:
-    if not writer or len(writer) > _MAX_WRITER_LENGTH or not _WRITER_OK.match(writer):
-        raise ValueError(
-            f"writer id {writer[:60]!r} must be 1-{_MAX_WRITER_LENGTH} characters of A-Z a-z 0-9 _ . : - "
-            "(it becomes a directory name)"
-        )
-    return writer
 
 
 def batch_segments(events: list[Event]) -> list[Segment]:

@@ -10,6 +10,8 @@ import socket
 from dataclasses import dataclass
 
 from eventlog import env
+from eventlog.core.names import validate_job_id
+from eventlog.errors import InvalidNameError
 
 __all__ = ["Identity", "current_identity", "job_id", "rank"]
 
@@ -26,11 +28,18 @@ def rank() -> int | None:
 
 
 def job_id() -> str | None:
-    """The distributed job id shared by all ranks (EVENTLOG_RUN_ID, TORCHELASTIC_RUN_ID, SLURM_JOB_ID, ...)."""
+    """The distributed job id shared by all ranks (EVENTLOG_RUN_ID, TORCHELASTIC_RUN_ID, SLURM_JOB_ID, ...).
+
+    Raises:
+        InvalidNameError: the variable holds a value that cannot name a file (such as `..`).
+    """
     for name in env.JOB_ID_VARIABLES:
         value = os.environ.get(name)
         if value:
-            return value
+            try:
+                return validate_job_id(value)
+            except InvalidNameError as exc:
+                raise InvalidNameError(f"{name}={value!r}: {exc}") from None
     return None
 
 

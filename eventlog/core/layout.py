@@ -18,6 +18,8 @@ from __future__ import annotations
 import datetime as _dt
 from urllib.parse import quote, unquote
 
+from eventlog.core.names import validate_writer
+
 __all__ = [
     "ARTIFACTS",
     "COMPACTED",
@@ -47,8 +49,9 @@ _EPOCH = _dt.date(1970, 1, 1)
 
 
 def encode_name(name: str) -> str:
-    """Percent-encode a name so that it is one safe path segment."""
-    return quote(name, safe="")
+    """Percent-encode a name so that it is one safe path segment (`.` and `..` too)."""
+    encoded = quote(name, safe="")
+    return encoded.replace(".", "%2E") if not encoded.strip(".") else encoded
 
 
 def date_of_ns(dt_ns: int) -> str:
@@ -67,7 +70,12 @@ def partition_dir(area: str, experiment: str, date: str) -> str:
 
 
 def segment_path(experiment: str, date: str, writer: str, first_seq: int) -> str:
-    """Path of the raw segment whose first event has sequence number `first_seq`."""
+    """Path of the raw segment whose first event has sequence number `first_seq`.
+
+    Raises:
+        InvalidNameError: `writer` cannot be a directory name (such as `..`).
+    """
+    validate_writer(writer)
     return f"{partition_dir(SEGMENTS, experiment, date)}/{writer}/{first_seq:020d}.parquet"
 
 

@@ -9,7 +9,14 @@ import operator
 import time
 from typing import Any
 
-__all__ = ["event_value", "numeric_or_none", "to_dt_ns", "to_json", "to_number", "to_step"]
+from eventlog.core.names import check_text
+
+__all__ = ["MAX_DT_NS", "MIN_DT_NS", "event_value", "numeric_or_none", "to_dt_ns", "to_json", "to_number", "to_step"]
+
+_EPOCH = _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
+#: The range of `dt` (the years 1678 to 2261): what 64-bit nanoseconds hold, which every engine reads.
+MIN_DT_NS = (_dt.datetime(1678, 1, 1, tzinfo=_dt.UTC) - _EPOCH) // _dt.timedelta(microseconds=1) * 1_000
+MAX_DT_NS = (_dt.datetime(2262, 1, 1, tzinfo=_dt.UTC) - _EPOCH) // _dt.timedelta(microseconds=1) * 1_000 - 1
 
 
 def to_number(value: Any, *, key: str) -> float:
@@ -33,20 +40,20 @@ def to_number(value: Any, *, key: str) -> float:
         )
     try:
         return float(value)
+    except OverflowError:
+        raise TypeError(f"metric {key!r}: the value is too large for a float64 (at most about 1.8e308)") from None
     except (TypeError, ValueError) as exc:
         raise TypeError(f"metric {key!r}: value of type {type(value).__name__} cannot be converted to a float") from exc
 
 
 def numeric_or_none(value: Any) -> float | None:
-    """`value` as a float if it is a real number (not bool, not a string), else None."""
+    """`value` as a float if it is a real number that fits a float64 (not bool, not a string), else None."""
     if isinstance(value, bool) or value is None:
         return None
-    if isinstance(value, (int, float)):
-        return float(value)
-    if type(value).__module__ == "numpy" and getattr(value, "shape", None) == ():
+    if isinstance(value, (int, float)) or (type(value).__module__ == "numpy" and getattr(value, "shape", None) == ()):
         try:
             return float(value)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):  # an int past 1.8e308 stays exact as JSON text
             return None
     return None
 
@@ -77,12 +84,13 @@ def to_json(value: Any, *, key: str) -> str:
         TypeError: the value cannot be encoded as JSON; log it as an artifact instead.
     """
     try:
-        return json.dumps(value, default=_default, ensure_ascii=False)
+        text = json.dumps(value, default=_default, ensure_ascii=False)
     except (TypeError, ValueError) as exc:
         raise TypeError(
             f"{key!r}: value of type {type(value).__name__} is neither a number nor JSON-encodable; "
             "store it with log_artifact(obj, name) instead"
         ) from exc
+    return check_text(text, f"the value of {key!r}")
 
 
 def event_value(value: Any, *, key: str, event: str) -> tuple[float | None, str | None]:
@@ -134,21 +142,31 @@ def to_dt_ns(dt: Any) -> int:
     omega-ml), int nanoseconds, or float seconds (as TensorBoard's wall_time).
 
     Raises:
-        TypeError: `dt` is of another type.
+        TypeError: `dt` is of another type, or a float that is NaN or infinite.
+        ValueError: `dt` lies outside the years 1678-2261, which the `dt` column holds.
     """
     if dt is None:
         return time.time_ns()
     if isinstance(dt, _dt.datetime):
         if dt.tzinfo is None:
             dt = dt.replace(tzinfo=_dt.UTC)
-        delta = dt - _dt.datetime(1970, 1, 1, tzinfo=_dt.UTC)
-        return (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
-    if isinstance(dt, bool):
+        delta = dt - _EPOCH
+        ns = (delta.days * 86_400 + delta.seconds) * 10**9 + delta.microseconds * 1_000
+    elif isinstance(dt, bool):
         raise TypeError("dt must be a datetime, int nanoseconds or float seconds, got bool")
-    if isinstance(dt, int):
-        return dt
-    if isinstance(dt, float):
-        return int(dt * 1e9)
-    if hasattr(dt, "to_pydatetime"):  # pandas Timestamp
+    elif isinstance(dt, int):
+        ns = dt
+    elif isinstance(dt, float):
+        if not math.isfinite(dt):
+            raise TypeError(f"dt must be a datetime, int nanoseconds or float seconds, got {dt!r}")
+        ns = int(dt * 1e9)
+    elif hasattr(dt, "to_pydatetime"):  # pandas Timestamp
         return to_dt_ns(dt.to_pydatetime())
-    raise TypeError(f"dt must be a datetime, int nanoseconds or float seconds, got {type(dt).__name__} {dt!r}")
+    else:
+        raise TypeError(f"dt must be a datetime, int nanoseconds or float seconds, got {type(dt).__name__} {dt!r}")
+    if not MIN_DT_NS <= ns <= MAX_DT_NS:
+        raise ValueError(
+            f"dt {dt!r} is outside the range the dt column holds (the years 1678-2261); "
+            "pass a datetime, int nanoseconds since 1970 or float seconds since 1970"
+        )
+    return ns

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -11,14 +12,17 @@ import polars as pl
 import pytest
 
 import eventlog
+from eventlog.core.identity import Identity
+from eventlog.core.segment import Segment
 from eventlog.errors import BackgroundError, StoreUnavailableError
 from eventlog.log import Log
+from ingest.buffer import WriteBuffer
 from ingest.collector import CollectorThread
 from ingest.recovery import RecoveryError, recover_remote_spools
 from ingest.remote import RemoteClient, RemoteRejectedError, UnreachableStore
 from ingest.spool import Spool, spool_dir
 
-from .test_recovery import make_segments, steps_in_store
+from .test_recovery import T0, make_segments, steps_in_store
 
 TOKEN = "tok"
 
@@ -246,3 +250,50 @@ def test_a_remote_spool_that_cannot_be_sent_says_how_to_retry(free_port: int) ->
     with pytest.raises(RecoveryError, match=r"open the log again \(eventlog.open\('http://127.0.0.1") as raised:
         recover_remote_spools(client)
     assert "eventlog recover" not in str(raised.value) and os.path.exists(spool.path)
+
+
+def _segment_with_refused_events(writer: str, bad_rows: set[int], rows: int = 20) -> list[Segment]:
+    """One segment whose rows in `bad_rows` carry an extra named `run`, which the collector refuses."""
+    buffer = WriteBuffer(Identity(node="n", userid="u", rank=None, writer=writer))
+    good = buffer.slot("e", 1, "metric", "x")
+    bad = buffer.slot("e", 1, "metric", "x", {"run": "7"})
+    buffer.add_metrics((bad if j in bad_rows else good, float(j), j, T0 + j) for j in range(rows))
+    return buffer.drain()
+
+
+def test_events_the_collector_refuses_are_quarantined_and_the_rest_flows(collector: CollectorThread) -> None:
+    client = RemoteClient(collector.url, token=TOKEN)
+    segments = _segment_with_refused_events("w-1", {3, 11})
+    assert len(segments) == 1
+    client.sink(segments)
+    assert steps_in_store(collector.store) == [j for j in range(20) if j not in (3, 11)]
+    assert client.quarantine.count == 2
+    with open(client.quarantine.path) as f:
+        lines = [json.loads(line) for line in f]
+    assert sorted(line["event"]["step"] for line in lines) == [3, 11]
+    assert all("event's own columns" in line["reason"] for line in lines)
+    client.sink(segments)  # sent again (a retry): nothing duplicated
+    assert len(steps_in_store(collector.store)) == 18
+    assert client.quarantine.count == 2  # and set aside once
+    client.close()
+
+
+def test_a_refused_event_in_a_dead_writers_spool_no_longer_blocks_recovery(collector: CollectorThread) -> None:
+    spool = Spool(spool_dir(collector.url), "dead-2")
+    spool.append(_segment_with_refused_events("dead-2", {0}) + make_segments("dead-2", [5]))
+    spool.close(remove=False)
+    client = RemoteClient(collector.url, token=TOKEN)
+    report = recover_remote_spools(client)
+    assert report.spools == 1 and not os.path.exists(spool.path)
+    assert client.quarantine.count == 1
+    assert len(steps_in_store(collector.store)) == 19 + 5
+    client.close()
+
+
+def test_flush_warns_when_events_were_quarantined(collector: CollectorThread) -> None:
+    with eventlog.open(collector.url, token=TOKEN) as log:
+        assert log.remote is not None
+        log.remote.sink(_segment_with_refused_events(log.identity.writer + "x", {1}))
+        with pytest.warns(eventlog.EventsQuarantinedWarning, match=r"1 event\(s\) were refused"):
+            log.flush()
+        log.flush()  # reported once
