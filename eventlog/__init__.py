@@ -43,6 +43,7 @@ from eventlog.errors import (  # the base layer: tiny, and imports nothing
     RemoteRejectedError,
     RunNotFoundError,
     StoreUnavailableError,
+    UnsafeArtifactError,
     UnsafeGraceError,
     UserError,
 )
@@ -99,6 +100,7 @@ __all__ = [
     "RunNotFoundError",
     "Store",
     "StoreUnavailableError",
+    "UnsafeArtifactError",
     "UnsafeGraceError",
     "UserError",
     "arrow_schema",

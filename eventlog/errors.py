@@ -27,6 +27,7 @@ __all__ = [
     "RemoteRejectedError",
     "RunNotFoundError",
     "StoreUnavailableError",
+    "UnsafeArtifactError",
     "UnsafeGraceError",
     "UserError",
 ]
@@ -59,6 +60,10 @@ class ArtifactCorruptError(EventLogError, OSError):
 
 
 # -- logging (the facade, ingest) ---------------------------------------------------------------------
+class UnsafeArtifactError(EventLogError, ValueError):
+    """An artifact reference points outside its run's artifact area or destination, or a pickle is not trusted."""
+
+
 class NoActiveRunError(EventLogError, RuntimeError):
     """An event was logged on an experiment handle that has no started run."""
 

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
 
+from eventlog.core.artifact_refs import check_reference
 from eventlog.core.artifacts import store_artifact
 from eventlog.core.identity import job_id
 from eventlog.core.names import check_text, validate_experiment, validate_extra_name, validate_kind
@@ -238,6 +239,8 @@ class Experiment(ExperimentReads):
     def log_event(self, event: str, key: str, value: Any, step: int | None = None, dt: Any = None, **extra: Any) -> None:
         """Log an event of any kind (`metric`, `param`, or a kind of your own)."""
         validate_kind(event)
+        if event == "artifact":  # a hand-made reference is checked as the collector checks it
+            check_reference(value, self.name, self._writer_or_raise().run)
         self._log_generic(event, key, value, step, dt, extra)
 
     def log_artifact(self, obj: Any, name: str, step: int | None = None, **extra: Any) -> None:

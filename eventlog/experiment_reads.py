@@ -90,7 +90,13 @@ class ExperimentReads:
         return query.runs(self._log.store, experiment=self.name, **_keywords(filters))
 
     def restore_artifacts(
-        self, key: Filter = None, run: Filter = None, *, dest: str | Path | None = None, **filters: Filter
+        self,
+        key: Filter = None,
+        run: Filter = None,
+        *,
+        dest: str | Path | None = None,
+        allow_pickle: bool | None = None,
+        **filters: Filter,
     ) -> list[Any]:
         """The artifacts logged under `key` (all keys by default), as objects; files and directories as local paths.
 
@@ -98,13 +104,18 @@ class ExperimentReads:
             key: artifact name(s) or a pattern.
             run: the run(s) (default: as `data()`).
             dest: the directory to download files into (default: see `eventlog.core.artifacts.restore_artifact`).
+            allow_pickle: None (default) unpickles only the pickles you logged yourself (signed with
+                your key, see `eventlog.core.artifact_trust`); True any pickle (only for stores whose
+                writers you trust: unpickling runs their code); False none.
             **filters: further filters, as for `data()`.
 
         Raises:
             ArtifactCorruptError: a payload is missing or was changed.
+            UnsafeArtifactError: a reference points outside its run's artifact area or the
+                destination, or a pickle is not trusted under `allow_pickle`.
         """
         frame = self.data(run=run, event="artifact", key=key, **_keywords(filters))
-        return restore_artifacts(self._log.store, frame, dest=dest)
+        return restore_artifacts(self._log.store, frame, dest=dest, allow_pickle=allow_pickle)
 
     def plot(self, key: Filter, run: Filter = "*", **options: Any) -> Any:
         """A matplotlib figure of metric `key` against step, one line per run; see `query.plot.plot_metric`.

@@ -18,6 +18,7 @@ the same files and create-if-absent makes it idempotent.
 
 from __future__ import annotations
 
+import json
 import re
 from collections import defaultdict
 from collections.abc import Sequence
@@ -26,12 +27,13 @@ from typing import Any
 
 import msgspec
 
+from eventlog.core.artifact_refs import check_reference
 from eventlog.core.event import Event, arrow_schema
 from eventlog.core.layout import date_of_ns
 from eventlog.core.names import validate_experiment, validate_extra_name, validate_key, validate_kind, validate_writer
 from eventlog.core.segment import Segment, encode_table
 from eventlog.core.values import MAX_DT_NS, MIN_DT_NS
-from eventlog.errors import BatchError, InvalidNameError
+from eventlog.errors import BatchError, InvalidNameError, UnsafeArtifactError
 
 __all__ = [
     "MAX_BATCH_EVENTS",
@@ -188,6 +190,7 @@ def _check_names(columns: list[Sequence[Any]]) -> None:
                 index=index,
                 field=field,
             )
+    _check_artifact_references(columns)
     for index, extra in enumerate(columns[_EXTRA]):
         if extra:
             for name in extra:
@@ -195,6 +198,21 @@ def _check_names(columns: list[Sequence[Any]]) -> None:
                     validate_extra_name(name)
                 except InvalidNameError as exc:
                     raise BatchError(f"invalid event {index}, field 'extra': {exc}", index=index, field="extra") from exc
+
+
+def _check_artifact_references(columns: list[Sequence[Any]]) -> None:
+    """An artifact event's reference must point into its own run's artifact area (see `eventlog.core.artifact_refs`)."""
+    kinds = columns[_FIELDS.index("event")]
+    if "artifact" not in kinds:
+        return
+    experiments, runs, texts = (columns[_FIELDS.index(name)] for name in ("experiment", "run", "value_json"))
+    for index, kind in enumerate(kinds):
+        if kind != "artifact":
+            continue
+        try:
+            check_reference(json.loads(texts[index] or "null"), experiments[index], runs[index])
+        except (ValueError, UnsafeArtifactError) as exc:
+            raise BatchError(f"invalid event {index}, field 'value_json': {exc}", index=index, field="value_json") from exc
 
 
 def batch_segments(events: list[Event]) -> list[Segment]:

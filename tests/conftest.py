@@ -63,8 +63,10 @@ def s3_bucket(s3_endpoint: str) -> str:
 @pytest.fixture(autouse=True)
 def _own_spool_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """Each test spools in its own directory: a spool left by one test (a collector URL on a reused
-    port, say) must not be recovered into another's store. Tests that need another set their own."""
+    port, say) must not be recovered into another's store. Tests that need another set their own.
+    Likewise each test has its own pickle-signing key (never the user's ~/.config one)."""
     monkeypatch.setenv("EVENTLOG_SPOOL_DIR", str(tmp_path / "spool-dir"))
+    monkeypatch.setenv("EVENTLOG_SIGNING_KEY_FILE", str(tmp_path / "signing-key"))
 
 
 @pytest.fixture

@@ -173,7 +173,8 @@ def register(app: typer.Typer) -> None:
             ref = json.loads(row["value_json"] or "{}")
             where = ref.get("path") or (f"{ref.get('dirname')}/ ({len(ref.get('files', []))} files)" if ref.get("format") == "dir" else json.dumps(ref.get("data"))[:60])
             if restore is not None and ref.get("format") in ("file", "dir"):
-                where = str(restore_artifact(opened, ref, dest=restore))
+                # never a pickle: the command line does not run code from the store
+                where = str(restore_artifact(opened, ref, experiment=row["experiment"], run=row["run"], dest=restore, allow_pickle=False))
             rows.append({"run": row["run"], "step": row["step"], "name": row["key"], "format": ref.get("format"),
                          "size": ref.get("size"), "sha256": ref.get("sha256"), "where": where})
         write_frame(pl.DataFrame(rows, schema_overrides={"step": pl.Int64}), fmt, title=f"{experiment}: artifacts")

@@ -27,13 +27,14 @@ import json
 import os
 import tempfile
 import uuid
-from collections.abc import Iterable
 from pathlib import Path
 from typing import Any, BinaryIO
 
 from eventlog.core import layout
+from eventlog.core.artifact_refs import check_reference
+from eventlog.core.artifact_trust import sign, verify
 from eventlog.core.store import Store
-from eventlog.errors import ArtifactCorruptError
+from eventlog.errors import ArtifactCorruptError, UnsafeArtifactError
 
 __all__ = ["ArtifactCorruptError", "restore_artifact", "restore_artifacts", "store_artifact"]
 
@@ -100,14 +101,10 @@ def _store_pickle(store: Store, experiment: str, run: int, name: str, obj: Any) 
         ) from exc
     path = _payload_path(experiment, run, f"{name}.pkl")
     store.create(path, data)
-    return {
-        "format": "pickle",
-        "name": name,
-        "path": path,
-        "size": len(data),
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "pickler": "cloudpickle",
-    }
+    sha256 = hashlib.sha256(data).hexdigest()
+    ref = {"format": "pickle", "name": name, "path": path, "size": len(data), "sha256": sha256, "pickler": "cloudpickle"}
+    signature = sign(sha256)
+    return ref if signature is None else {**ref, "signature": signature}
 
 
 def _store_tree(store: Store, experiment: str, run: int, name: str, source: Path) -> dict[str, Any]:
@@ -220,22 +217,37 @@ def _download(store: Store, ref: dict[str, Any], target: Path) -> Path:
     return target
 
 
-def restore_artifact(store: Store, ref: dict[str, Any], *, dest: str | Path | None = None) -> Any:
-    """The object one artifact reference points to.
+def restore_artifact(
+    store: Store,
+    ref: dict[str, Any],
+    *,
+    experiment: str,
+    run: int,
+    dest: str | Path | None = None,
+    allow_pickle: bool | None = None,
+) -> Any:
+    """The object one artifact reference of run `run` of `experiment` points to.
 
     Args:
         store: the store the payload lives in.
         ref: the reference (the decoded `value_json` of an `artifact` event).
+        experiment: the experiment of the event (its payload must lie in that run's artifact area).
+        run: the run of the event.
         dest: directory to download files into (default: the payload itself for a local store,
             else `$EVENTLOG_ARTIFACT_CACHE` or `<tmp>/eventlog-artifacts`, keyed by sha256).
+        allow_pickle: None (default) unpickles only pickles signed by this user's key (see
+            `eventlog.core.artifact_trust`); True unpickles any; False none.
 
     Returns:
         The JSON value, the unpickled object, or a `pathlib.Path` of a local copy of the file.
 
     Raises:
         ArtifactCorruptError: the payload is missing or does not match its size and hash.
+        UnsafeArtifactError: the reference points outside the run's artifact area or its
+            destination, or a pickle is not trusted under `allow_pickle`.
         ValueError: the reference has an unknown format.
     """
+    check_reference(ref, experiment, run)
     kind = ref.get("format")
     if kind == "json":
         return ref.get("data")
@@ -244,46 +256,63 @@ def restore_artifact(store: Store, ref: dict[str, Any], *, dest: str | Path | No
     if kind == "dir":
         return _restore_tree(store, ref, dest)
     if kind == "pickle":
-        import cloudpickle
-
-        try:
-            data = store.read(ref["path"])
-        except FileNotFoundError as exc:
-            raise _missing(ref, store.url(ref["path"])) from exc
-        _check(ref, len(data), hashlib.sha256(data).hexdigest(), where=store.url(ref["path"]))
-        return cloudpickle.loads(data)
+        return _unpickle(store, ref, allow_pickle)
     raise ValueError(f"artifact {ref.get('name')!r}: unknown format {kind!r} (known: json, file, dir, pickle)")
+
+
+def _unpickle(store: Store, ref: dict[str, Any], allow_pickle: bool | None) -> Any:
+    trusted = allow_pickle is True or (allow_pickle is None and verify(str(ref.get("sha256")), ref.get("signature")))
+    if not trusted:
+        why = "allow_pickle=False" if allow_pickle is False else "it was not signed with your key (someone else logged it)"
+        raise UnsafeArtifactError(
+            f"artifact {ref.get('name')!r} is a pickle, and unpickling runs its writer's code; not loaded because {why}. "
+            "If you trust whoever writes to this store, pass allow_pickle=True (see docs/logging.md#artifacts)"
+        )
+    import cloudpickle
+
+    try:
+        data = store.read(ref["path"])
+    except FileNotFoundError as exc:
+        raise _missing(ref, store.url(ref["path"])) from exc
+    _check(ref, len(data), hashlib.sha256(data).hexdigest(), where=store.url(ref["path"]))
+    return cloudpickle.loads(data)
 
 
 def _restore_tree(store: Store, ref: dict[str, Any], dest: str | Path | None) -> Path:
     """A local copy of a directory artifact: `<dest or cache>/<sha256>/<dirname>/<relpath>...`.
 
     Raises:
-        ArtifactCorruptError: a file is missing or changed, or a relative path leaves the directory.
+        ArtifactCorruptError: a file is missing or changed.
     """
     root = _cache_dir(dest) / ref["sha256"] / ref.get("dirname", "artifact")
     for entry in ref.get("files", []):
-        relpath = str(entry.get("relpath", ""))
-        parts = relpath.split("/")
-        if not relpath or relpath.startswith("/") or any(part in ("", ".", "..") for part in parts):
-            raise ArtifactCorruptError(f"artifact {ref.get('name')!r}: file path {relpath!r} leaves its directory; it is not restored")
+        parts = str(entry["relpath"]).split("/")  # each part checked by check_reference
         _download(store, {**entry, "name": ref.get("name")}, root.joinpath(*parts))
     return root
 
 
-def restore_artifacts(store: Store, frame: Any, *, dest: str | Path | None = None) -> list[Any]:
+def restore_artifacts(
+    store: Store, frame: Any, *, dest: str | Path | None = None, allow_pickle: bool | None = None
+) -> list[Any]:
     """The objects referenced by the `artifact` events in `frame` (a polars DataFrame), in order.
 
     Args:
         store: the store the payloads live in.
-        frame: rows of `artifact` events with a `value_json` column (as `data()` returns them).
+        frame: rows of `artifact` events with `experiment`, `run` and `value_json` columns (as
+            `data()` returns them).
         dest: where to download files (see `restore_artifact`).
+        allow_pickle: which pickles to unpickle (see `restore_artifact`).
 
     Returns:
         One object per row: JSON values, unpickled objects, and files as local `pathlib.Path`s.
 
     Raises:
         ArtifactCorruptError: a payload is missing or was changed.
+        UnsafeArtifactError: a reference points outside its run's area, or a pickle is not trusted.
     """
-    texts: Iterable[str | None] = frame["value_json"].to_list()
-    return [restore_artifact(store, json.loads(text), dest=dest) for text in texts if text is not None]
+    rows = frame.select("experiment", "run", "value_json").iter_rows()
+    return [
+        restore_artifact(store, json.loads(text), experiment=experiment, run=run, dest=dest, allow_pickle=allow_pickle)
+        for experiment, run, text in rows
+        if text is not None
+    ]
