@@ -12,7 +12,15 @@ lifespan; uvicorn is its reference server. Endpoints:
   slowly; 413 when it is larger than `max_body_bytes`; 503 when the store fails (retry).
 - `POST /v1/runs/claim` (JSON `{"experiment", "writer", "job"}` → `{"run": n}`) and
   `GET /v1/runs/latest?experiment=x` → `{"run": n | null}`: run numbers (`eventlog.core.run_claims`).
-- `GET /v1/info` → `{"store": uri}`; `GET /healthz`; `GET /metrics` (Prometheus text).
+- `GET /v1/info` → `{"store": uri}`; `GET /healthz` (no token); `GET /metrics` (Prometheus text).
+
+What one client can hold is bounded (issue 13): request headers must arrive within
+`header_timeout` (`ingest.http_guard`), bodies within `body_timeout` and `max_body_bytes`; at most
+`max_decodes` batches are decoded at once (decoding takes ~25× the body in memory), so the
+server's memory is bounded whatever the number of clients; a batch may not fan out into more than
+`MAX_SEGMENTS_PER_REQUEST` segments; a run claim body is at most 64 KiB. Every endpoint but
+`/healthz` needs the token, and `serve` refuses to listen beyond loopback without one unless told
+`allow_anonymous=True`.
 
 Nothing is buffered in the server, so a graceful shutdown (SIGINT/SIGTERM: uvicorn stops
 accepting, then waits for requests in flight) loses nothing acknowledged.
@@ -27,7 +35,6 @@ import logging
 import threading
 import time
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from starlette.applications import Starlette
@@ -38,92 +45,30 @@ from starlette.routing import Route
 
 from eventlog.core import run_claims
 from eventlog.core.event import Event
-from eventlog.core.names import validate_experiment
+from eventlog.core.names import validate_experiment, validate_job_id, validate_writer
 from eventlog.core.segment import publish
 from eventlog.core.store import Store, open_store
 from eventlog.errors import BodyTooLargeError, EventLogError, InvalidNameError
+from ingest.collector_stats import CollectorStats
+from ingest.http_guard import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, raise_fd_limit, server_config
 from ingest.wire import BatchError, decode_batch, segments_from_columns
 
-__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "CollectorStats", "CollectorThread", "create_app", "serve"]
+__all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "CollectorStats", "CollectorThread", "check_bind", "create_app", "serve"]
 
 DEFAULT_PORT = 8750
-#: 64 MiB: ~600,000 events of a typical metric batch.
-DEFAULT_MAX_BODY_BYTES = 64 * 1024 * 1024
+#: 8 MiB: ~150,000 events of a typical metric batch (the remote client sends at most 50,000).
+DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024
+#: Batches decoded at once: each takes ~25x its body in memory while it is validated.
+DEFAULT_MAX_DECODES = 2
+#: Segments one request may create: a flush makes one per (experiment, day); more is an attack.
+MAX_SEGMENTS_PER_REQUEST = 256
+_MAX_CLAIM_BYTES = 64 * 1024
+_LOOPBACK = ("127.0.0.1", "::1", "localhost")
 #: Seconds a client may take to send one request body (slow clients get a 408).
 DEFAULT_BODY_TIMEOUT = 30.0
 _log = logging.getLogger("eventlog.collector")
 _DT_COLUMN = Event.__struct_fields__.index("dt")
 _CLAIM_SHAPE = 'send a JSON object {"experiment": "<name>", "writer": "<writer id>", "job": "<job id or null>"}'
-
-
-@dataclass
-class CollectorStats:
-    """Counters behind `GET /metrics` (guarded by `lock`; requests run in a thread pool)."""
-
-    events: int = 0
-    bytes: int = 0
-    batches: int = 0
-    segments_created: int = 0
-    rejected: dict[str, int] = field(default_factory=dict)
-    last_lag_s: float = 0.0
-    max_lag_s: float = 0.0
-    last_event_dt_ns: int = 0
-    started: float = field(default_factory=time.time)
-    lock: threading.Lock = field(default_factory=threading.Lock)
-
-    def reject(self, reason: str) -> None:
-        """Count one rejected request."""
-        with self.lock:
-            self.rejected[reason] = self.rejected.get(reason, 0) + 1
-
-    def accept(self, events: int, size: int, created: int, lag_s: float, newest_dt_ns: int) -> None:
-        """Count one durable batch."""
-        with self.lock:
-            self.events += events
-            self.bytes += size
-            self.batches += 1
-            self.segments_created += created
-            self.last_lag_s = lag_s
-            self.max_lag_s = max(self.max_lag_s, lag_s)
-            self.last_event_dt_ns = max(self.last_event_dt_ns, newest_dt_ns)
-
-    def prometheus(self) -> str:
-        """The counters in the Prometheus text exposition format."""
-        with self.lock:
-            lines = [
-                "# HELP eventlog_collector_events_total Events made durable.",
-                "# TYPE eventlog_collector_events_total counter",
-                f"eventlog_collector_events_total {self.events}",
-                "# HELP eventlog_collector_bytes_total Request body bytes of accepted batches.",
-                "# TYPE eventlog_collector_bytes_total counter",
-                f"eventlog_collector_bytes_total {self.bytes}",
-                "# HELP eventlog_collector_batches_total Batches accepted.",
-                "# TYPE eventlog_collector_batches_total counter",
-                f"eventlog_collector_batches_total {self.batches}",
-                "# HELP eventlog_collector_segments_created_total Segments created (retries create none).",
-                "# TYPE eventlog_collector_segments_created_total counter",
-                f"eventlog_collector_segments_created_total {self.segments_created}",
-                "# HELP eventlog_collector_rejected_total Requests rejected, by reason.",
-                "# TYPE eventlog_collector_rejected_total counter",
-            ]
-            for reason in sorted(self.rejected) or ["none"]:
-                lines.append(f'eventlog_collector_rejected_total{{reason="{reason}"}} {self.rejected.get(reason, 0)}')
-            lag_seconds = (time.time_ns() - self.last_event_dt_ns) / 1e9 if self.last_event_dt_ns else 0.0
-            lines += [
-                "# HELP eventlog_collector_flush_lag_seconds Seconds from receiving the last batch to it being durable.",
-                "# TYPE eventlog_collector_flush_lag_seconds gauge",
-                f"eventlog_collector_flush_lag_seconds {self.last_lag_s:.6f}",
-                "# HELP eventlog_collector_flush_lag_max_seconds Largest flush lag so far.",
-                "# TYPE eventlog_collector_flush_lag_max_seconds gauge",
-                f"eventlog_collector_flush_lag_max_seconds {self.max_lag_s:.6f}",
-                "# HELP eventlog_collector_event_age_seconds Age of the newest durable event (dt).",
-                "# TYPE eventlog_collector_event_age_seconds gauge",
-                f"eventlog_collector_event_age_seconds {lag_seconds:.3f}",
-                "# HELP eventlog_collector_uptime_seconds Seconds since the collector started.",
-                "# TYPE eventlog_collector_uptime_seconds gauge",
-                f"eventlog_collector_uptime_seconds {time.time() - self.started:.3f}",
-            ]
-        return "\n".join(lines) + "\n"
 
 
 def _error(status: int, message: str, stats: CollectorStats, reason: str, **headers: str) -> JSONResponse:
@@ -152,6 +97,7 @@ def create_app(
     token: str | None = None,
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
+    max_decodes: int = DEFAULT_MAX_DECODES,
 ) -> Starlette:
     """The collector's ASGI app over an open store.
 
@@ -161,11 +107,13 @@ def create_app(
             disables authentication (only sensible on loopback).
         max_body_bytes: larger request bodies get a 413.
         body_timeout: seconds a client may take to send a body before it gets a 408.
+        max_decodes: batches decoded and written at once (the others wait their turn).
 
     Returns:
         A Starlette app; `app.state.stats` holds its `CollectorStats`.
     """
     stats = CollectorStats()
+    decoding = asyncio.Semaphore(max_decodes)
     expected = f"Bearer {token}".encode() if token is not None else None
 
     def authorized(request: Request) -> bool:
@@ -210,7 +158,8 @@ def create_app(
             stats.reject("disconnected")
             return Response(status_code=400)
         try:
-            count, created, newest = await run_in_threadpool(_write_batch, store, body)
+            async with decoding:
+                count, created, newest = await run_in_threadpool(_write_batch, store, body)
         except BatchError as exc:
             return _error(400, str(exc), stats, "invalid")
         except Exception as exc:  # the store failed: nothing was acknowledged, the client retries
@@ -222,15 +171,25 @@ def create_app(
 
     async def claim(request: Request) -> Response:
         try:
-            payload = json.loads(await request.body())
+            body = await asyncio.wait_for(_read_body(request, _MAX_CLAIM_BYTES), timeout=body_timeout)
+        except BodyTooLargeError:
+            return _error(413, f"a run claim is at most {_MAX_CLAIM_BYTES} bytes; {_CLAIM_SHAPE}", stats, "too_large")
+        except TimeoutError:
+            return _error(408, f"the body did not arrive within {body_timeout} s: resend it", stats, "timeout")
+        except ClientDisconnect:
+            stats.reject("disconnected")
+            return Response(status_code=400)
+        try:
+            payload = json.loads(body)
             experiment = validate_experiment(payload["experiment"])
-            writer = str(payload["writer"])
+            writer = validate_writer(payload["writer"])
             job = payload.get("job")
-            job = None if job is None else str(job)
+            job = None if job is None else validate_job_id(job)
         except KeyError as exc:
             return _error(400, f"bad run claim: field {exc} is missing; {_CLAIM_SHAPE}", stats, "invalid")
-        except (ValueError, TypeError, InvalidNameError) as exc:
-            return _error(400, f"bad run claim ({exc}); {_CLAIM_SHAPE}", stats, "invalid")
+        except (ValueError, TypeError, InvalidNameError, RecursionError) as exc:
+            reason = "it nests too deeply" if isinstance(exc, RecursionError) else str(exc)
+            return _error(400, f"bad run claim ({reason}); {_CLAIM_SHAPE}", stats, "invalid")
         return await run_number("claiming a run", run_claims.claim_run, experiment, writer=writer, job=job)
 
     async def latest(request: Request) -> Response:
@@ -256,7 +215,7 @@ def create_app(
             Route("/v1/runs/latest", guarded(latest), methods=["GET"]),
             Route("/v1/info", guarded(info), methods=["GET"]),
             Route("/healthz", healthz, methods=["GET"]),
-            Route("/metrics", metrics, methods=["GET"]),
+            Route("/metrics", guarded(metrics), methods=["GET"]),
         ]
     )
     app.state.stats = stats
@@ -267,7 +226,13 @@ def create_app(
 def _write_batch(store: Store, body: bytes) -> tuple[int, int, int]:
     """Validate a batch and publish its segments; returns (events, segments created, newest dt)."""
     columns = decode_batch(body)
-    created = sum(publish(store, segment) for segment in segments_from_columns(columns))
+    segments = segments_from_columns(columns)
+    if len(segments) > MAX_SEGMENTS_PER_REQUEST:
+        raise BatchError(
+            f"this batch would create {len(segments)} segments (one per experiment, day and writer); at most "
+            f"{MAX_SEGMENTS_PER_REQUEST} per request: send each writer's events of a few experiments at a time"
+        )
+    created = sum(publish(store, segment) for segment in segments)
     return len(columns[0]), created, max(columns[_DT_COLUMN])
 
 
@@ -281,6 +246,9 @@ def serve(
     storage_options: dict[str, Any] | None = None,
     body_timeout: float = DEFAULT_BODY_TIMEOUT,
     log_level: str = "warning",
+    header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+    max_connections: int = DEFAULT_MAX_CONNECTIONS,
+    allow_anonymous: bool = False,
 ) -> None:
     """Run the collector until interrupted (blocking); Ctrl-C/SIGTERM shut it down gracefully.
 
@@ -293,15 +261,39 @@ def serve(
         storage_options: passed to fsspec when opening the store.
         body_timeout: seconds a client may take to send a body (408 after).
         log_level: uvicorn's log level.
+        header_timeout: seconds a client may take to send a request's headers.
+        max_connections: connections served at once (503 past it).
+        allow_anonymous: listen beyond loopback without a token (anyone who reaches the port can
+            write events).
 
     Raises:
         StoreUnavailableError: the store cannot be opened.
+        ValueError: `host` is not a loopback address, no token is given and `allow_anonymous` is False.
     """
     import uvicorn
 
+    check_bind(host, token, allow_anonymous=allow_anonymous)
     store = open_store(store_uri, storage_options)
     app = create_app(store, token=token, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, timeout_graceful_shutdown=30)
+    raise_fd_limit()
+    config = server_config(
+        app, host=host, port=port, header_timeout=header_timeout, max_connections=max_connections,
+        log_level=log_level, timeout_graceful_shutdown=30,
+    )  # fmt: skip
+    uvicorn.Server(config).run()
+
+
+def check_bind(host: str, token: str | None, *, allow_anonymous: bool = False) -> None:
+    """Refuse to serve beyond loopback without a token (anyone reaching the port could write).
+
+    Raises:
+        ValueError: `host` is not loopback, `token` is None and `allow_anonymous` is False.
+    """
+    if token is None and host not in _LOOPBACK and not allow_anonymous:
+        raise ValueError(
+            f"refusing to listen on {host} without a token: anyone who reaches it could write events. "
+            "Pass --token (or $EVENTLOG_TOKEN), listen on 127.0.0.1, or pass --allow-anonymous if the network is yours"
+        )
 
 
 class CollectorThread:
@@ -317,6 +309,8 @@ class CollectorThread:
         max_body_bytes: largest accepted request body.
         body_timeout: seconds a client may take to send a body.
         storage_options: passed to fsspec when opening the store.
+        header_timeout: seconds a client may take to send a request's headers.
+        max_connections: connections served at once (503 past it).
 
     Example:
         >>> with CollectorThread("./.eventlog", token="t") as collector:  # doctest: +SKIP
@@ -333,12 +327,17 @@ class CollectorThread:
         max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
         body_timeout: float = DEFAULT_BODY_TIMEOUT,
         storage_options: dict[str, Any] | None = None,
+        header_timeout: float = DEFAULT_HEADER_TIMEOUT,
+        max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
         import uvicorn
 
         self.store = open_store(store_uri, storage_options)
         self.app = create_app(self.store, token=token, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
-        config = uvicorn.Config(self.app, host=host, port=port, log_level="error", lifespan="off")
+        config = server_config(
+            self.app, host=host, port=port, header_timeout=header_timeout, max_connections=max_connections,
+            log_level="error", lifespan="off",
+        )  # fmt: skip
         self._server = uvicorn.Server(config)
         self._thread = threading.Thread(target=self._server.run, name="eventlog-collector", daemon=True)
         self.url = ""

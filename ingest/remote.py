@@ -36,7 +36,7 @@ __all__ = ["RemoteClient", "RemoteError", "RemoteRejectedError", "UnreachableSto
 _log = logging.getLogger("eventlog.remote")
 _RETRY_STATUS = {408, 429, 500, 502, 503, 504}
 #: Events per request; whole segments are never split (their names must not change on retry).
-_MAX_BATCH_EVENTS = 200_000
+_MAX_BATCH_EVENTS = 50_000  # ~3 MiB: well under the collector's 8 MiB body limit
 
 
 class UnreachableStore(Store):

@@ -16,6 +16,7 @@ from eventlog.cli.common import StoreOption, open_cli_store
 from eventlog.cli.output import err_console, out_console, print_report, progress_callback
 from eventlog.compaction import collect_garbage
 from eventlog.compaction import compact as compact_store
+from eventlog.errors import UserError
 from ingest import recovery
 
 __all__ = ["register"]
@@ -74,13 +75,22 @@ def register(app: typer.Typer) -> None:
         token: Annotated[
             str | None, typer.Option(envvar=env.EVENTLOG_TOKEN, help="Bearer token clients must send ($EVENTLOG_TOKEN).")
         ] = None,
+        allow_anonymous: Annotated[
+            bool, typer.Option(help="Listen beyond 127.0.0.1 without a token: anyone who reaches the port can write.")
+        ] = False,
     ) -> None:
         """Run the HTTP collector: remote writers log to http://HOST:PORT without store credentials.
+
+        A new local store is created, as `eventlog.open()` does.
 
         Example: [bold]eventlog serve --store s3://bucket/log --port 8750 --token $TOKEN[/]
         """
         from ingest import collector  # lazy: see the module docstring
 
-        opened = open_cli_store(store)  # fail early, with exit code 1, if the store is unreachable
+        try:
+            collector.check_bind(host, token, allow_anonymous=allow_anonymous)
+        except ValueError as exc:
+            raise UserError(str(exc)) from None
+        opened = open_cli_store(store, must_exist=False)  # fail early, with exit code 1, if the store is unreachable
         err_console().print(f"serving {opened.uri} on http://{host}:{port}")
-        collector.serve(opened.uri, host=host, port=port, token=token)
+        collector.serve(opened.uri, host=host, port=port, token=token, allow_anonymous=allow_anonymous)

@@ -258,12 +258,13 @@ def test_metrics_and_health(collector: CollectorThread, client: httpx.Client) ->
     client.post("/v1/events", content=encode_batch(make_events(10)), headers=AUTH)
     client.post("/v1/events", content=b"junk", headers=AUTH)
     client.post("/v1/events", content=b"junk", headers={})
-    assert client.get("/healthz").text == "ok\n"
-    text = client.get("/metrics").text
+    assert client.get("/healthz").text == "ok\n"  # the one endpoint without a token
+    assert client.get("/metrics").status_code == 401
+    text = client.get("/metrics", headers=AUTH).text
     assert "eventlog_collector_events_total 10" in text
     assert "eventlog_collector_batches_total 1" in text
     assert 'eventlog_collector_rejected_total{reason="invalid"} 1' in text
-    assert 'eventlog_collector_rejected_total{reason="unauthorized"} 1' in text
+    assert 'eventlog_collector_rejected_total{reason="unauthorized"} 2' in text
     assert "eventlog_collector_flush_lag_seconds" in text
     assert "eventlog_collector_bytes_total" in text
 

@@ -78,9 +78,11 @@ def test_compact_gc_import_keep_what_queries_return(command: list[str], small_st
         assert "dry run" in done.stdout
 
 
-def test_serve_fails_cleanly_on_a_missing_store(tmp_path: Path) -> None:
-    done = cli("serve", "--store", str(tmp_path / "missing"), "--port", "0")
-    assert done.returncode == 1 and "no store at" in done.stderr
+def test_serve_fails_cleanly_on_a_store_it_cannot_create(tmp_path: Path) -> None:
+    (tmp_path / "a-file").write_text("not a directory")
+    done = cli("serve", "--store", str(tmp_path / "a-file" / "store"), "--port", "0")
+    assert done.returncode == 1 and "Traceback" not in done.stderr, done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, done.stderr
 
 
 def test_import_jsonl_from_stdin_with_progress(local_uri: str) -> None:
