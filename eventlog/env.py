@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "EVENTLOG_ON_DAMAGED",
     "EVENTLOG_RUN_ID",
     "EVENTLOG_SPOOL_DIR",
     "EVENTLOG_TOKEN",
@@ -17,6 +18,8 @@ EVENTLOG_RUN_ID = "EVENTLOG_RUN_ID"
 EVENTLOG_SPOOL_DIR = "EVENTLOG_SPOOL_DIR"
 EVENTLOG_TOKEN = "EVENTLOG_TOKEN"
 EVENTLOG_TRACK_PREFIX = "EVENTLOG_TRACK_"
+#: `skip`: reads leave damaged files out (query.damage); the CLI's --skip-damaged sets it.
+EVENTLOG_ON_DAMAGED = "EVENTLOG_ON_DAMAGED"
 
 #: Job ids shared by all ranks of one distributed job, in order of preference.
 JOB_ID_VARIABLES = (

@@ -15,6 +15,8 @@ __all__ = [
     "BodyTooLargeError",
     "CommitRaceLostError",
     "CompactionError",
+    "DamagedFileError",
+    "DamagedFilesSkippedWarning",
     "EventLogError",
     "EventsQuarantinedWarning",
     "InvalidFilterError",
@@ -124,6 +126,18 @@ class UnsafeGraceError(EventLogError, ValueError):
 
 
 # -- reading (query) ------------------------------------------------------------------------------------
+class DamagedFileError(EventLogError, OSError):
+    """A file of the store is not a readable segment (truncated, empty, garbage or foreign); `.paths` names them."""
+
+    def __init__(self, message: str, paths: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.paths = paths or []
+
+
+class DamagedFilesSkippedWarning(EventLogError, UserWarning):
+    """A read with `on_damaged="skip"` left damaged files out (the message says which)."""
+
+
 class InvalidFilterError(EventLogError, ValueError):
     """A filter cannot be applied: an unknown column, a bad regex or a malformed time (the message says which)."""
 

@@ -23,6 +23,7 @@ import pyarrow as pa
 from eventlog.core import layout, run_claims
 from eventlog.core.event import arrow_schema
 from eventlog.core.store import FileInfo, Store, open_store
+from query.damage import excluded_paths
 from query.filters import Filter, RunNotFoundError, is_everything, match, match_text, text_matcher
 from query.snapshot import Snapshot, take_snapshot
 from query.timefilters import parse_time
@@ -155,6 +156,9 @@ def scan_snapshot(snapshot: Snapshot) -> pl.LazyFrame:
         The LazyFrame (no rows, all columns, if the snapshot is empty).
     """
     store = snapshot.store
+    skipped = excluded_paths()  # damaged files of an on_damaged="skip" read (query.damage)
+    if skipped:
+        snapshot = replace(snapshot, files=[f for f in snapshot.files if f.path not in skipped])
     if not snapshot.files:
         return empty_frame()
     if store.polars_native:

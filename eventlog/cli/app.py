@@ -15,13 +15,15 @@ from __future__ import annotations
 
 import os
 import sys
+import warnings
+from typing import Annotated
 
 import typer
 
 from eventlog import env
 from eventlog.cli import importers, operations, reads, watch
 from eventlog.cli.common import StoreOption
-from eventlog.errors import EventLogError
+from eventlog.errors import DamagedFilesSkippedWarning, EventLogError
 
 __all__ = ["app", "main"]
 
@@ -36,13 +38,20 @@ app = typer.Typer(
 
 
 @app.callback()
-def _everywhere(store: StoreOption = None) -> None:
+def _everywhere(
+    store: StoreOption = None,
+    skip_damaged: Annotated[
+        bool, typer.Option("--skip-damaged", help="Read around damaged files (named on stderr) instead of failing.")
+    ] = False,
+) -> None:
     """Look at, follow and maintain an eventlog store (local directory, s3://bucket/prefix, ...).
 
     `--store` may also come before the command: `eventlog --store s3://bucket/log runs mnist`.
     """
     if store is not None:
         os.environ[env.EVENTLOG_URI] = store  # the commands' own --store option falls back to it
+    if skip_damaged:
+        os.environ[env.EVENTLOG_ON_DAMAGED] = "skip"  # query.damage reads it: every read of this command skips
 
 
 for _group in (reads, watch, operations, importers):
@@ -54,9 +63,22 @@ _USER_ERRORS: tuple[type[BaseException], ...] = (EventLogError, ValueError, Look
 def main(argv: list[str] | None = None) -> None:
     """Run the CLI (the `eventlog` script); user errors print `error: ...` on stderr and exit 1."""
     try:
-        app(args=argv, prog_name="eventlog")
-    except _USER_ERRORS as exc:
-        message = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
-        sys.stderr.write(f"error: {message}\n")  # plain and unwrapped: scripts grep it
-        sys.exit(1)
+        with warnings.catch_warnings():
+            warnings.simplefilter("always", DamagedFilesSkippedWarning)
+            warnings.showwarning = _one_line_warning
+            app(args=argv, prog_name="eventlog")
+    except Exception as exc:
+        if not isinstance(exc, _USER_ERRORS) and type(exc).__module__.split(".")[0] not in ("polars", "pyarrow"):
+            raise  # a bug: the traceback is what a report needs
+        message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
+    else:
+        return
+    # Exit outside the handler, with the exception released: a polars error still alive when the
+    # interpreter shuts down aborts it (exit code 134 instead of 1).
+    sys.stderr.write(f"error: {message}\n")  # plain and unwrapped: scripts grep it
+    sys.exit(1)
+
+
+def _one_line_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
+    sys.stderr.write(f"warning: {message}\n")
 

@@ -103,6 +103,7 @@ class CompactionReport:
         version: the latest manifest version this call committed (None: nothing committed).
         conflicts: commits lost to another compactor (rebased or dropped).
         dropped: partitions given up because another compactor merged the same inputs.
+        failed: partitions that could not be merged (a damaged file); the others went on.
     """
 
     partitions: int = 0
@@ -116,6 +117,7 @@ class CompactionReport:
     version: int | None = None
     conflicts: int = 0
     dropped: list[str] = field(default_factory=list)
+    failed: list[str] = field(default_factory=list)
 
     @property
     def events_per_second(self) -> float:
@@ -177,7 +179,9 @@ def compact(
 
     Raises:
         TypeError, ValueError: an unknown or invalid policy option.
-        CompactionError: a commit failed for good (the store failed, or too many conflicts).
+        CompactionError: a commit failed for good (the store failed, or too many conflicts), or
+            a partition could not be merged (a damaged file; raised after every other partition
+            was compacted, with the report as `.report`).
     """
     rules = CompactionPolicy.from_options(policy)
     fault = _fault or _noop
@@ -190,16 +194,19 @@ def compact(
     done = 0
     if progress is not None:
         progress(0, total)
+    failures: list[str] = []
     for item in work:
         try:
             _merge(store, item, manifest.version + 1, rules)
-        except Exception as exc:
+        except Exception as exc:  # one damaged partition must not stop the others
             store.delete([f.path for f in item.written])  # never visible: no manifest names them
-            raise CompactionError(
+            failures.append(
                 f"compacting {item.partition} in {store.uri} failed while merging its {len(item.input_paths)} files "
                 f"({type(exc).__name__}: {exc}); nothing of it was committed and readers are unaffected; "
                 "fix or remove the file it names, then run compact again"
-            ) from exc
+            )
+            report.failed.append(item.partition)
+            continue
         fault("file_written")
         try:
             version = _commit(store, item, rules, fault, report)
@@ -220,6 +227,13 @@ def compact(
         if progress is not None:
             progress(done, total)
     report.seconds = time.perf_counter() - started
+    if failures:
+        error = CompactionError(
+            f"{len(failures)} of {len(work)} partition(s) could not be compacted (the others were: {report}): "
+            + "; ".join(failures)
+        )
+        error.report = report  # type: ignore[attr-defined]
+        raise error
     return report
 
 

@@ -158,3 +158,19 @@ def test_a_corrupt_segment_fails_with_a_clear_error_and_changes_nothing(any_uri:
         compact(store)
     assert bad in str(caught.value)  # regression: the message said "the file named above" but named none
     assert manifest.latest_version(store) == 0 and store.find("cmp") == []
+
+
+def test_a_damaged_partition_does_not_stop_the_others(any_uri: str) -> None:
+    from eventlog.compaction.compactor import CompactionError
+
+    store = open_store(any_uri)
+    write_segments(store, "a", segments=3, events=10)
+    write_segments(store, "b", segments=3, events=10)
+    bad = "seg/experiment=a/date=2026-11-23/bad/00000000000000000000.parquet"
+    store.create(bad, b"PAR1")  # a truncated file, as a full disk leaves
+    with pytest.raises(CompactionError, match="1 of 2 partition") as caught:
+        compact(store)
+    report = caught.value.report  # type: ignore[attr-defined]
+    assert report.failed == ["experiment=a/date=2026-11-23"] and report.partitions == 1
+    assert [f.partition for f in manifest.load_latest(store).files] == ["experiment=b/date=2026-11-23"]
+    assert bad in str(caught.value)
