@@ -9,7 +9,10 @@ under the GIL, so the hot path needs no lock):
   done while holding the GIL that the training loop needs;
 - block rows `(keyset, values, step, dt_ns)`: one `log_metrics` call (many keys), the values
   packed as native float64 bytes (`struct.pack`);
-- generic rows `(slot, value, value_json, step, dt_ns)`: everything else (params, start/stop, ...).
+- generic rows `(slot, value, value_json, step, dt_ns[, extras])`: everything else (params,
+  start/stop, ...). Per-event extras ride in the row (a tuple of name/value pairs, over the
+  slot's run-level extras), not in the slot: `log_metric(..., sample_id=str(i))` would otherwise
+  register a slot per distinct value that is never freed (467 MB against 122 MB at 500k events).
 
 A *slot* is a small int standing for (experiment, run, event kind, key, extras), registered once
 per distinct combination; rows carry only the int. When `max_events` wait, the writer's thread
@@ -84,6 +87,7 @@ class _Part(NamedTuple):
     value_json: Any  # pa.string
     step: Any  # pa.int64
     dt: Any  # numpy int64
+    extra: Any = None  # pa map<string, string> when rows carry per-event extras, else None (the slots' own)
 
 
 class WriteBuffer:
@@ -96,7 +100,7 @@ class WriteBuffer:
         self.identity = identity
         self.scalar_rows: list[Any] = []  # flat: SCALAR_WIDTH items per event
         self.block_rows: list[tuple[int, bytes, int | None, int]] = []  # values: native float64s
-        self.generic_rows: list[tuple[int, float | None, str | None, int | None, int]] = []
+        self.generic_rows: list[tuple[Any, ...]] = []  # (slot, value, value_json, step, dt_ns[, extras])
         self.next_seq = 0
         self._slots: list[Slot] = []
         self._slot_ids: dict[Slot, int] = {}
@@ -180,6 +184,8 @@ class WriteBuffer:
                 "value_json": pa.concat_arrays([p.value_json for p in parts]),
                 "step": pa.concat_arrays([p.step for p in parts]),
             }
+            if any(p.extra is not None for p in parts):
+                columns["extra"] = pa.concat_arrays([self._slot_extras(p) for p in parts])
             sealed = self._partitions(slots, dts, columns)
             # Only now, with nothing left to fail: a conversion error leaves every row where it was.
             del self.scalar_rows[: len(scalar)]
@@ -247,16 +253,34 @@ class WriteBuffer:
             dt=np.repeat(np.fromiter((row[3] for row in rows), dtype=np.int64, count=len(rows)), lengths),
         )
 
-    def _generic_part(self, rows: list[tuple[int, float | None, str | None, int | None, int]]) -> _Part | None:
+    def _generic_part(self, rows: list[tuple[Any, ...]]) -> _Part | None:
         if not rows:
             return None
+        extra = None
+        if any(len(row) > 5 and row[5] for row in rows):
+            slots = self._slots
+            merged = [
+                tuple(sorted({**dict(slots[row[0]].extra), **dict(row[5])}.items())) if len(row) > 5 and row[5] else slots[row[0]].extra
+                for row in rows
+            ]
+            extra = string_map(merged, _MAP_TYPE)
         return _Part(
             slot=np.fromiter((row[0] for row in rows), dtype=np.int32, count=len(rows)),
             value=numeric_or_null([row[1] for row in rows], np.float64),
             value_json=strings([row[2] for row in rows]),
             step=_steps([row[3] for row in rows]),
             dt=np.fromiter((row[4] for row in rows), dtype=np.int64, count=len(rows)),
+            extra=extra,
         )
+
+    def _slot_extras(self, part: _Part) -> Any:
+        """The extra column of a part: its rows' own, else its slots' (run-level) extras."""
+        if part.extra is not None:
+            return part.extra
+        by_slot = self._columns_of_slots()
+        if by_slot.extra is None:
+            return _no_extras(len(part.slot))
+        return by_slot.extra.take(numeric(part.slot.astype(np.int32, copy=False)))
 
     def _columns_of_slots(self) -> _SlotColumns:
         # Slots only ever grow (one per run x key), so these are rebuilt only after a registration,
@@ -326,7 +350,7 @@ class WriteBuffer:
             "rank": pa.nulls(n, pa.int64()) if ident.rank is None else numeric(np.full(n, ident.rank, dtype=np.int64)),
             "writer": pa.DictionaryArray.from_arrays(zeros, strings([ident.writer])),
             "seq": numeric(np.arange(first_seq, first_seq + n, dtype=np.int64)),
-            "extra": _no_extras(n) if by_slot.extra is None else by_slot.extra.take(indices),
+            "extra": columns["extra"] if "extra" in columns else _no_extras(n) if by_slot.extra is None else by_slot.extra.take(indices),
         }
         return _Sealed(
             experiment=by_slot.experiments[int(slots[0])],

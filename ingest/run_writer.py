@@ -201,8 +201,11 @@ class RunWriter:
     def _append_generic(
         self, event: str, key: str, number: float | None, text: str | None, step: int | None, when: int, extra: dict[str, str] | None
     ) -> None:
-        slot = self._slot(event, key, extra)
-        self._buffer.generic_rows.append((slot, number, text, step, when))
+        slot = self._slot(event, key)  # per-event extras ride in the row: a slot per value would never be freed
+        if extra:
+            self._buffer.generic_rows.append((slot, number, text, step, when, tuple(extra.items())))
+        else:
+            self._buffer.generic_rows.append((slot, number, text, step, when))
         if len(self._buffer.generic_rows) >= self._recorder.threshold:
             self._recorder.full()
 

@@ -10,7 +10,10 @@ so a machine whose clock is off cannot shorten the grace period:
 - a compacted file is deleted when it is older than `grace` and no manifest version that was
   current within the last `grace` seconds lists it (orphans of crashed or losing compactors, and
   small files merged again);
-- a manifest version is deleted once it was superseded more than `grace` ago (the latest is kept).
+- a manifest version is deleted once it was superseded more than `grace` ago (the latest is kept);
+- a temporary file (`*.tmp`, local stores) is deleted once it is older than `grace`: a writer
+  killed between writing and renaming leaves one, and a live writer renames its own within
+  seconds.
 
 Dry run by default; a grace period under `MIN_GRACE` seconds is refused unless `force=True`.
 """
@@ -45,6 +48,7 @@ class GcReport:
         segments: covered raw segments.
         compacted: orphaned or superseded compacted files.
         manifests: superseded manifest versions.
+        temporary: temporary files left by killed writers.
         bytes: total size of those files.
         seconds: wall time.
         clock_offset: the storage's clock minus this machine's, in seconds (None: the storage
@@ -56,6 +60,7 @@ class GcReport:
     segments: list[str] = field(default_factory=list)
     compacted: list[str] = field(default_factory=list)
     manifests: list[str] = field(default_factory=list)
+    temporary: list[str] = field(default_factory=list)
     bytes: int = 0
     seconds: float = 0.0
     clock_offset: float | None = None
@@ -63,13 +68,15 @@ class GcReport:
     @property
     def files(self) -> list[str]:
         """Every path deleted (or to delete)."""
-        return [*self.segments, *self.compacted, *self.manifests]
+        return [*self.segments, *self.compacted, *self.temporary, *self.manifests]
 
     def __str__(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
         return (
             f"{verb} {len(self.segments)} covered segment(s), {len(self.compacted)} unused compacted file(s) and "
-            f"{len(self.manifests)} old manifest(s), {self.bytes / 1e6:.1f} MB (grace {self.grace:g} s, {self.seconds:.2f} s)"
+            f"{len(self.manifests)} old manifest(s)"
+            + (f", {len(self.temporary)} leftover temporary file(s)" if self.temporary else "")
+            + f", {self.bytes / 1e6:.1f} MB (grace {self.grace:g} s, {self.seconds:.2f} s)"
             f"{self._clock_note()}"
         )
 
@@ -122,6 +129,10 @@ def collect_garbage(
     versions = list_versions(store)
     if versions:
         _plan(store, versions, cutoff, report)
+    for leftover in store.find("", temporary=True):
+        if leftover.mtime <= cutoff:
+            report.temporary.append(leftover.path)
+            report.bytes += leftover.size
     if not dry_run:
         _delete(store, report, progress, _fault)
     report.seconds = time.perf_counter() - started

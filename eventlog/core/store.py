@@ -100,10 +100,11 @@ class Store:
         """True if an object (or directory) exists at `path`."""
         return bool(self.fs.exists(self.full_path(path)))
 
-    def find(self, prefix: str) -> list[FileInfo]:
+    def find(self, prefix: str, *, temporary: bool = False) -> list[FileInfo]:
         """Every object under `prefix` (recursively), sorted by path; [] if there is none.
 
-        Temp files (`*.tmp`) of local writers in progress are left out.
+        Temp files (`*.tmp`) of local writers in progress are left out; with `temporary=True`
+        only they are listed (gc removes those a killed writer left behind).
         """
         base = self.full_path(prefix)
         try:
@@ -113,7 +114,7 @@ class Store:
         offset = len(self.root) + 1
         infos = []
         for full, info in found.items():
-            if info.get("type") == "directory" or full.endswith(".tmp"):
+            if info.get("type") == "directory" or full.endswith(".tmp") != temporary:
                 continue
             full = full.split("://", 1)[-1]
             infos.append(FileInfo(full[offset:], int(info.get("size") or 0), _mtime(info)))

@@ -48,7 +48,7 @@ def _store_with(local_uri: str, damage: bytes) -> None:
 @pytest.mark.parametrize("kind", list(DAMAGE))
 def test_a_damaged_file_is_named_and_can_be_skipped(local_uri: str, kind: str) -> None:
     _store_with(local_uri, DAMAGE[kind])
-    with pytest.raises(DamagedFileError, match="broken/00000000000000000000.parquet") as caught:
+    with pytest.raises(DamagedFileError, match=r"broken/00000000000000000000\.parquet") as caught:
         query.data(local_uri, "e", event="metric")
     assert "on_damaged='skip'" in str(caught.value) and caught.value.paths == [BAD]
     with pytest.warns(DamagedFilesSkippedWarning, match="1 damaged file"):

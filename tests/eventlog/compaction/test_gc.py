@@ -143,3 +143,24 @@ def test_gc_falls_back_to_this_machines_clock_when_the_probe_is_refused(
         report = collect_garbage(store)
     assert len(report.segments) == 2 and report.clock_offset is None
     assert "read-only credentials" in caplog.text and "this machine's clock" in str(report)
+
+
+def test_temporary_files_of_killed_writers_go_after_the_grace_period(local_uri: str) -> None:
+    store = open_store(local_uri)
+    write_segments(store, "a", segments=2, events=10)
+    leftovers = [
+        "seg/experiment=a/date=2026-11-23/w/00000000000000000099.parquet.0123abcd.tmp",
+        "artifacts/a/1/u/model.pt.4567ef.tmp",
+    ]
+    for path in leftovers:
+        os.makedirs(os.path.dirname(store.full_path(path)), exist_ok=True)
+        with open(store.full_path(path), "wb") as f:
+            f.write(b"half written")
+    assert collect_garbage(store, dry_run=False).temporary == []  # a live writer may still rename it
+    then = time.time() - 7200
+    for path in leftovers:
+        os.utime(store.full_path(path), (then, then))
+    report = collect_garbage(store, dry_run=False)
+    assert sorted(report.temporary) == sorted(leftovers) and "2 leftover temporary file(s)" in str(report)
+    assert not any(os.path.exists(store.full_path(p)) for p in leftovers)
+    assert len(store.find("seg")) == 2  # the segments themselves are not covered: kept
