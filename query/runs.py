@@ -72,7 +72,11 @@ def last_values(store: Store | str | None, experiment: Filter = "*", *, event: F
 
 
 def _status(frame: pl.DataFrame, now: _dt.datetime) -> pl.DataFrame:
-    recent = pl.col("_last_dt") >= pl.lit(now - _dt.timedelta(seconds=CRASH_AFTER_SECONDS), dtype=pl.Datetime("ns", "UTC"))
+    window = _dt.timedelta(seconds=CRASH_AFTER_SECONDS)
+    alive = pl.coalesce("_alive_dt", "_last_dt")
+    recent = alive.is_between(
+        pl.lit(now - window, dtype=pl.Datetime("ns", "UTC")), pl.lit(now + window, dtype=pl.Datetime("ns", "UTC"))
+    )
     from_stop = pl.col("_stop").str.json_path_match("$.status")
     status = (
         pl.when(pl.col("_stop").is_not_null())
@@ -236,6 +240,9 @@ def fold_runs(frame: pl.LazyFrame, *, now: _dt.datetime | None = None) -> pl.Dat
         pl.when(is_start).then(pl.col("dt")).min().alias("start"),
         pl.when(is_stop).then(pl.col("dt")).max().alias("end"),
         pl.col("dt").max().alias("_last_dt"),
+        # liveness from the events eventlog stamps with its own clock (start, heartbeats): a
+        # user's far-future dt must not keep a crashed run `running` for ever
+        pl.when(pl.col("event").is_in(["start", "system"])).then(pl.col("dt")).max().alias("_alive_dt"),
     )
     meta = (
         frame.filter(pl.col("event") != "metric")

@@ -114,3 +114,14 @@ def test_per_event_extras_with_distinct_values_register_no_slot_each(log: eventl
     frame = exp.data(event="metric").sort("step")
     assert frame["sample_id"].to_list()[:3] == ["0", "1", "2"] and frame.height == 20_000
     assert set(frame["tag"].to_list()) == {"v1"}
+
+
+def test_a_far_future_dt_does_not_keep_a_crashed_run_running(log: eventlog.Log) -> None:
+    exp = log.experiment("future")
+    exp.start()
+    exp.log_metric("loss", 0.5, dt=dt.datetime(2250, 1, 1))  # within the column's range, accepted
+    exp.flush()
+    later = dt.datetime.now(dt.UTC) + dt.timedelta(minutes=10)  # the process died; nothing since
+    assert exp.runs(now=later)["status"].to_list() == ["crashed"]
+    assert exp.runs()["status"].to_list() == ["running"]  # its start event is recent
+    exp.stop()
