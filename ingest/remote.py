@@ -70,7 +70,7 @@ class UnreachableStore(Store):
         """Raises StoreUnavailableError."""
         raise self._fail()
 
-    def find(self, prefix: str) -> list[FileInfo]:
+    def find(self, prefix: str, *, temporary: bool = False) -> list[FileInfo]:
         """Raises StoreUnavailableError."""
         raise self._fail()
 
