@@ -159,13 +159,15 @@ class Log:
         self._report_quarantine()
 
     def _report_quarantine(self) -> None:
-        quarantine = None if self.remote is None else self.remote.quarantine
-        if quarantine is not None and quarantine.count > self._quarantine_reported:
-            new = quarantine.count - self._quarantine_reported
-            self._quarantine_reported = quarantine.count
+        quarantines = [q for q in (self.recorder.buffer.quarantine, None if self.remote is None else self.remote.quarantine) if q]
+        total = sum(q.count for q in quarantines)
+        if total > self._quarantine_reported:
+            new = total - self._quarantine_reported
+            self._quarantine_reported = total
+            where = " and ".join(q.path for q in quarantines if q.count)
             warnings.warn(
-                f"{new} event(s) were refused by the collector {self.uri} and set aside in {quarantine.path} "
-                f"({quarantine.count} in all); every other event was written. Read the file for the reasons",
+                f"{new} event(s) could not be written (refused by the collector or not encodable) and were set aside "
+                f"in {where} ({total} in all); every other event was written. Read the file for the reasons",
                 EventsQuarantinedWarning,
                 stacklevel=3,
             )

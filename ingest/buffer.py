@@ -36,8 +36,10 @@ import pyarrow as pa
 from eventlog.core.event import arrow_schema
 from eventlog.core.identity import Identity
 from eventlog.core.layout import date_of_ns
+from eventlog.core.names import check_text
 from eventlog.core.segment import Segment, encode_table
 from ingest.columns import numeric, numeric_or_null, string_map, strings
+from ingest.quarantine import Quarantine
 
 __all__ = ["SCALAR_WIDTH", "Slot", "WriteBuffer"]
 
@@ -96,8 +98,9 @@ class WriteBuffer:
     `scalar_rows`, `block_rows` and `generic_rows` are appended to directly by the hot path.
     """
 
-    def __init__(self, identity: Identity) -> None:
+    def __init__(self, identity: Identity, quarantine: Quarantine | None = None) -> None:
         self.identity = identity
+        self.quarantine = quarantine  # where rows that cannot be encoded go (DESIGN §11), if anywhere
         self.scalar_rows: list[Any] = []  # flat: SCALAR_WIDTH items per event
         self.block_rows: list[tuple[int, bytes, int | None, int]] = []  # values: native float64s
         self.generic_rows: list[tuple[Any, ...]] = []  # (slot, value, value_json, step, dt_ns[, extras])
@@ -113,11 +116,18 @@ class WriteBuffer:
 
     # -- registration (slow path, rare) ---------------------------------------------------------
     def slot(self, experiment: str, run: int, event: str, key: str, extra: dict[str, str] | None = None) -> int:
-        """The slot number of (experiment, run, event, key, extra), registering it if new."""
+        """The slot number of (experiment, run, event, key, extra), registering it if new.
+
+        Raises:
+            ValueError: a name is not valid UTF-8. The callers check names first; this guards the
+                registry itself, since one bad slot would fail the encoding of every later batch.
+        """
         entry = Slot(experiment, run, event, key, tuple(sorted(extra.items())) if extra else ())
         found = self._slot_ids.get(entry)
         if found is not None:
             return found
+        for text in (experiment, event, key, *(t for pair in entry.extra for t in pair)):
+            check_text(text, "a name of an event")
         with self._lock:
             found = self._slot_ids.get(entry)
             if found is None:
@@ -170,13 +180,62 @@ class WriteBuffer:
             # Copies: rows appended meanwhile stay. The flat scalar rows grow by one atomic
             # `extend` per event, so a length never splits an event.
             scalar, blocks, generic = self.scalar_rows[:], self.block_rows[:], self.generic_rows[:]
-            parts = [
-                part
-                for part in (self._scalar_part(scalar), self._block_part(blocks), self._generic_part(generic))
-                if part is not None
-            ]
-            if not parts:
-                return
+            try:
+                sealed = self._seal_rows(scalar, blocks, generic)
+            except Exception as exc:
+                if self.quarantine is None:
+                    raise  # the rows stay; the flusher reports the error and retries
+                sealed = self._seal_around_bad_rows(scalar, blocks, generic, exc)
+            # Only now, with nothing left to fail: a conversion error leaves every row where it was.
+            del self.scalar_rows[: len(scalar)]
+            del self.block_rows[: len(blocks)]
+            del self.generic_rows[: len(generic)]
+            self._sealed.extend(sealed)
+            self._sealed_events += sum(piece.table.num_rows for piece in sealed)
+
+    def _seal_around_bad_rows(self, scalar: list[Any], blocks: list[Any], generic: list[Any], error: Exception) -> list[_Sealed]:
+        """Defence in depth (DESIGN §11): seal the rows one by one, quarantine those that fail, seal the rest.
+
+        Values are checked at the call, so this runs only if one slipped through; without it one
+        bad row would fail every later flush and every pending event of the process.
+        """
+        assert self.quarantine is not None
+        good: tuple[list[Any], list[Any], list[Any]] = ([], [], [])
+        rows = [(0, scalar[i : i + SCALAR_WIDTH]) for i in range(0, len(scalar), SCALAR_WIDTH)]
+        rows += [(1, [row]) for row in blocks] + [(2, [row]) for row in generic]
+        for which, row in rows:
+            alone: list[list[Any]] = [[], [], []]
+            alone[which] = row
+            try:
+                self._seal_rows(*alone, number=False)
+            except Exception as exc:
+                self.quarantine.add(self._describe(which, row), f"could not be encoded ({type(exc).__name__}: {exc})")
+                continue
+            good[which].extend(row)
+        _log.warning("eventlog: a batch failed to encode (%s); its bad events were set aside in %s", error, self.quarantine.path)
+        return self._seal_rows(*good)
+
+    def _describe(self, which: int, row: list[Any]) -> dict[str, list[Any]]:
+        """A quarantined row as columns: its slot's names, its value as text, its step and time."""
+        slot_index = row[0] if which == 0 else row[0][0]
+        values: Any = row[1] if which == 0 else row[0][1] if which == 2 else "<packed log_metrics values>"
+        slot = self._slots[slot_index] if which != 1 else Slot("?", 0, "metric", "?", ())
+        return {
+            "experiment": [slot.experiment], "run": [slot.run], "event": [slot.event], "key": [slot.key],
+            "value": [repr(values)], "writer": [self.identity.writer], "seq": [None],
+        }  # fmt: skip
+
+    def _seal_rows(self, scalar: list[Any], blocks: list[Any], generic: list[Any], *, number: bool = True) -> list[_Sealed]:
+        """The rows as sealed tables per partition (numbered with this writer's seq unless `number=False`)."""
+        parts = [
+            part
+            for part in (self._scalar_part(scalar), self._block_part(blocks), self._generic_part(generic))
+            if part is not None
+        ]
+        if not parts:
+            return []
+        next_seq = self.next_seq
+        try:
             slots = np.concatenate([p.slot for p in parts])
             dts = np.concatenate([p.dt for p in parts])
             columns = {
@@ -187,12 +246,12 @@ class WriteBuffer:
             if any(p.extra is not None for p in parts):
                 columns["extra"] = pa.concat_arrays([self._slot_extras(p) for p in parts])
             sealed = self._partitions(slots, dts, columns)
-            # Only now, with nothing left to fail: a conversion error leaves every row where it was.
-            del self.scalar_rows[: len(scalar)]
-            del self.block_rows[: len(blocks)]
-            del self.generic_rows[: len(generic)]
-            self._sealed.extend(sealed)
-            self._sealed_events += len(slots)
+        except BaseException:
+            self.next_seq = next_seq  # nothing was sealed: the seq numbers are not used
+            raise
+        if not number:
+            self.next_seq = next_seq
+        return sealed
 
     # -- draining (the flusher's thread) ----------------------------------------------------------
     def drain(self) -> list[Segment]:
@@ -207,7 +266,30 @@ class WriteBuffer:
         by_partition: dict[tuple[str, str], list[_Sealed]] = {}
         for piece in sealed:
             by_partition.setdefault((piece.experiment, piece.date), []).append(piece)
-        return [self._segment(pieces) for pieces in by_partition.values()]
+        return [segment for pieces in by_partition.values() for segment in self._segments_or_set_aside(pieces)]
+
+    def _segments_or_set_aside(self, pieces: list[_Sealed]) -> list[Segment]:
+        """The partition's segment; if it cannot be encoded, one per encodable row and the rest quarantined.
+
+        The events are already out of the live lists here, so an encoding error must not lose them.
+        """
+        try:
+            return [self._segment(pieces)]
+        except Exception as exc:
+            if self.quarantine is None:
+                raise
+            error = exc
+        segments = []
+        for piece in pieces:
+            for row in range(piece.table.num_rows):
+                one = piece.table.slice(row, 1)
+                single = _Sealed(piece.experiment, piece.date, piece.first_seq + row, one)
+                try:
+                    segments.append(self._segment([single]))
+                except Exception as exc:
+                    self.quarantine.add(one.to_pydict(), f"could not be encoded ({type(exc).__name__}: {exc})")
+        _log.warning("eventlog: a segment failed to encode (%s); its bad events were set aside", error)
+        return segments
 
     def _segment(self, pieces: list[_Sealed]) -> Segment:
         """One segment of a partition's sealed tables (their seqs ascend; they may have gaps)."""

@@ -46,9 +46,10 @@ class Quarantine:
         for index in range(rows):
             event = {name: columns[name][index] for name in names}
             identity = (event.get("writer"), event.get("seq"))
-            if identity in self._seen:
-                continue
-            self._seen.add(identity)
+            if identity[1] is not None:  # without a seq (not yet numbered) it cannot be a retry
+                if identity in self._seen:
+                    continue
+                self._seen.add(identity)
             lines.append(json.dumps({"reason": reason, "event": event}, default=_plain, ensure_ascii=True))
         if not lines:
             return

@@ -12,6 +12,7 @@ memory until they are published; `spool` and `sync` append them to this writer's
 from __future__ import annotations
 
 import logging
+import os
 import time
 import weakref
 from collections.abc import Callable
@@ -24,6 +25,7 @@ from eventlog.core.store import Store
 from eventlog.errors import BackgroundError
 from ingest.buffer import WriteBuffer
 from ingest.flusher import Flusher, MemoryOutbox, Outbox
+from ingest.quarantine import Quarantine
 from ingest.sink import StoreSink
 from ingest.spool import Spool, SpoolOutbox, spool_dir
 
@@ -105,7 +107,9 @@ class Recorder:
         self.store = store
         self.identity = identity
         self.policy = policy
-        self.buffer = WriteBuffer(identity)
+        spool_key = spool_for if spool_for is not None else store
+        quarantine = Quarantine(os.path.join(spool_dir(spool_key, spool_base), "quarantine"), identity.writer)
+        self.buffer = WriteBuffer(identity, quarantine)
         self.sink = sink or StoreSink(store)
         self.dropped = 0
         self._closed = False

@@ -125,3 +125,30 @@ def test_a_far_future_dt_does_not_keep_a_crashed_run_running(log: eventlog.Log) 
     assert exp.runs(now=later)["status"].to_list() == ["crashed"]
     assert exp.runs()["status"].to_list() == ["running"]  # its start event is recent
     exp.stop()
+
+
+def test_a_row_that_slipped_past_the_checks_is_quarantined_and_the_rest_flows(log: eventlog.Log) -> None:
+    import json
+    import time
+
+    exp = log.experiment("slipped")
+    with exp:
+        exp.log_metric("good", 1.0, step=0)
+        buffer = log.recorder.buffer
+        # what no public call can do any more: a string no encoder takes, straight into the buffer
+        buffer.generic_rows.append((buffer.slot("slipped", exp.run or 1, "param", "p"), None, SURROGATE, None, time.time_ns()))
+        buffer.generic_rows.append((buffer.slot("slipped", exp.run or 1, "note", "n"), None, "ok", None, time.time_ns()))
+        buffer.generic_rows.append((buffer.slot("slipped", exp.run or 1, "note", "m"), None, SURROGATE, None, time.time_ns()))
+        with pytest.raises(ValueError, match="UTF-8"):  # a bad name never enters the slot registry
+            buffer.slot("slipped", exp.run or 1, "metric", SURROGATE)
+        exp.log_metric("good", 3.0, step=2)
+        with pytest.warns(eventlog.EventsQuarantinedWarning, match=r"2 event\(s\) could not be written"):
+            exp.flush()
+        exp.log_metric("good", 4.0, step=3)  # the writer goes on
+    assert exp.data(event="metric")["value"].to_list() == [1.0, 3.0, 4.0]
+    assert exp.data(event="note")["value_json"].to_list() == ["ok"]
+    quarantine = buffer.quarantine
+    assert quarantine is not None and quarantine.count == 2
+    with open(quarantine.path) as f:
+        reasons = [json.loads(line)["reason"] for line in f]
+    assert all("could not be encoded" in reason for reason in reasons)

@@ -294,6 +294,6 @@ def test_flush_warns_when_events_were_quarantined(collector: CollectorThread) ->
     with eventlog.open(collector.url, token=TOKEN) as log:
         assert log.remote is not None
         log.remote.sink(_segment_with_refused_events(log.identity.writer + "x", {1}))
-        with pytest.warns(eventlog.EventsQuarantinedWarning, match=r"1 event\(s\) were refused"):
+        with pytest.warns(eventlog.EventsQuarantinedWarning, match=r"1 event\(s\) could not be written"):
             log.flush()
         log.flush()  # reported once
