@@ -33,7 +33,7 @@ from typing import Any, NamedTuple
 import numpy as np
 import pyarrow as pa
 
-from eventlog.core.event import arrow_schema
+from eventlog.core.event import DT_UNIT, arrow_schema
 from eventlog.core.identity import Identity
 from eventlog.core.layout import date_of_ns
 from eventlog.core.names import check_text
@@ -49,7 +49,7 @@ SCALAR_WIDTH = 4  # items per event in `WriteBuffer.scalar_rows`: slot, value, s
 _NS_PER_DAY = 86_400 * 10**9
 _FLOAT64_BYTES = 8
 _MAP_TYPE = pa.map_(pa.string(), pa.string())
-_DT_TYPE = pa.timestamp("ns", tz="UTC")
+_DT_TYPE = pa.timestamp(DT_UNIT, tz="UTC")
 
 
 class Slot(NamedTuple):
@@ -426,7 +426,7 @@ class WriteBuffer:
             "key": pa.DictionaryArray.from_arrays(indices, by_slot.key),
             "value": columns["value"],
             "value_json": columns["value_json"],
-            "dt": numeric(dts, _DT_TYPE),
+            "dt": numeric(dts // 1_000, _DT_TYPE),  # nanoseconds in memory, microseconds in files
             "node": pa.DictionaryArray.from_arrays(zeros, strings([ident.node])),
             "userid": pa.DictionaryArray.from_arrays(zeros, strings([ident.userid])),
             "rank": pa.nulls(n, pa.int64()) if ident.rank is None else numeric(np.full(n, ident.rank, dtype=np.int64)),

@@ -28,7 +28,7 @@ from typing import Any
 import msgspec
 
 from eventlog.core.artifact_refs import check_reference
-from eventlog.core.event import Event, arrow_schema
+from eventlog.core.event import Event, arrow_schema, dt_array, dt_ns_list
 from eventlog.core.layout import date_of_ns
 from eventlog.core.names import validate_experiment, validate_extra_name, validate_key, validate_kind, validate_writer
 from eventlog.core.segment import Segment, encode_table
@@ -262,7 +262,7 @@ def _table(columns: list[Any]) -> Any:
             else:
                 arrays.append(pa.array([[]] * len(column), type=field.type))
         elif field.name == "dt":
-            arrays.append(pa.array(column, type=pa.int64()).cast(field.type))
+            arrays.append(dt_array(column))
         else:
             arrays.append(pa.array(column, type=field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
@@ -273,7 +273,6 @@ def columns_from_table(table: Any, experiment: str) -> dict[str, list[Any]]:
 
     Used by the remote client to send a Parquet segment without building per-event objects.
     """
-    import pyarrow as pa
 
     n = table.num_rows
     columns: dict[str, list[Any]] = {}
@@ -281,7 +280,7 @@ def columns_from_table(table: Any, experiment: str) -> dict[str, list[Any]]:
         if name == "experiment":
             columns[name] = [experiment] * n
         elif name == "dt":
-            columns[name] = table.column("dt").cast(pa.int64()).to_pylist()
+            columns[name] = dt_ns_list(table.column("dt"))
         elif name == "extra":
             extra = table.column("extra")
             if any(len(chunk.keys) for chunk in extra.chunks):

@@ -22,6 +22,7 @@ import pyarrow as pa
 
 from eventlog.core import layout, run_claims
 from eventlog.core.event import arrow_schema
+from eventlog.core.segment import polars_scan_options
 from eventlog.core.store import FileInfo, Store, open_store
 from query.damage import excluded_paths
 from query.filters import Filter, RunNotFoundError, is_everything, match, match_text, text_matcher
@@ -167,14 +168,17 @@ def scan_snapshot(snapshot: Snapshot) -> pl.LazyFrame:
             hive_partitioning=True,
             hive_schema=HIVE_SCHEMA,
             storage_options=store.polars_storage_options(),
-            missing_columns="insert",
+            missing_columns="raise",  # a foreign file is damage to name (query.damage), not rows of nulls
             extra_columns="ignore",
+            **polars_scan_options(),
         )
     return pl.concat([_read_via_fsspec(store, path) for path in snapshot.paths], how="diagonal_relaxed").lazy()
 
 
 def _read_via_fsspec(store: Store, path: str) -> pl.DataFrame:
     frame = pl.read_parquet(io.BytesIO(store.read(path)))
+    if "dt" in frame.columns:  # a store written with nanoseconds (DESIGN §14)
+        frame = frame.with_columns(pl.col("dt").dt.cast_time_unit("us"))  # DT_UNIT
     return frame.with_columns(
         pl.lit(_experiment(path), dtype=pl.String).alias("experiment"), pl.lit(_date(path), dtype=pl.Date).alias("date")
     )

@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from eventlog.core.event import arrow_schema
-from eventlog.core.segment import PARQUET_WRITE_OPTIONS
+from eventlog.core.segment import PARQUET_WRITE_OPTIONS, polars_scan_options
 from eventlog.core.store import Store
 
 __all__ = ["DICTIONARY_COLUMNS", "ROW_GROUP_ROWS", "SORT_KEYS", "SOURCES_KEY", "conform", "merge_tables", "read_tables"]
@@ -73,8 +73,9 @@ def _read(store: Store, paths: list[str]) -> Any:
             [store.url(p) for p in paths],
             hive_partitioning=False,
             storage_options=store.polars_storage_options(),
-            missing_columns="insert",
+            missing_columns="raise",  # a foreign file is damage to name (query.damage), not rows of nulls
             extra_columns="ignore",
+            **polars_scan_options(),
         ).collect()
         # string views convert without a copy (large strings: 5x slower); conform casts them
         return conform(frame.to_arrow(compat_level=pl.CompatLevel.newest()))
@@ -97,7 +98,7 @@ def conform(table: Any) -> Any:
                 column = pc.dictionary_encode(column)
             field = pa.field(field.name, pa.dictionary(pa.int32(), field.type))
         if column.type != field.type:
-            column = column.cast(field.type)
+            column = column.cast(field.type, safe=field.name != "dt")  # dt: nanoseconds round down to microseconds
         columns.append(column)
         fields.append(field)
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))

