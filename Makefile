@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_CORE := $(VENV)/.installed-core
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: help install dev demo lint docs test check-wheel test-integration bench clean
+.PHONY: help install dev demo lint docs test check-wheel test-integration test-spark bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,13 +36,18 @@ docs: $(STAMP_DEV)  ## build the guide in docs/ with mkdocs-material, strict: a 
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site  # not --quiet: it stops strict mode from counting warnings (mkdocs #4126)
 
 test: lint docs  ## lint, build the docs, then the whole test suite (S3 tests against a moto server on 127.0.0.1)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not integration"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not integration and not spark"
 
 check-wheel: $(STAMP_CORE)  ## build the wheel, install it in a fresh venv, import the packages from elsewhere
 	bash scripts/check-wheel.sh
 
 test-integration: $(STAMP_DEV)  ## install, start and test against Ceph RGW (real race-safe S3), then stop it
 	bash scripts/test-integration.sh
+
+test-spark: $(STAMP_DEV)  ## install Java and PySpark, then test the Spark adapter on local[2] against polars and DuckDB
+	bash scripts/install-java.sh
+	$(BIN)/python -m pip install --quiet -e ".[spark]"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m spark tests/query/test_spark.py
 
 bench: $(STAMP_DEV)  ## run every benchmark (each prints a table and writes benchmarks/results/*.json)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
