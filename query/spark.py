@@ -32,7 +32,7 @@ from query.timefilters import parse_time
 if TYPE_CHECKING:
     from pyspark.sql import Column, DataFrame, SparkSession
 
-__all__ = ["events", "runs", "summary"]
+__all__ = ["compare", "events", "runs", "summary"]
 
 _ORDER = ("step", "dt", "seq")
 _STATS = ["count", "mean", "std", "min", "25%", "50%", "75%", "max", "first", "last"]
@@ -340,3 +340,68 @@ def _join_wide(table: DataFrame, part: DataFrame, prefix: str) -> DataFrame:
         piece = part.where(F.col("key") == key).select("experiment", "run", column.alias(prefix + key))
         table = table.join(piece, on=["experiment", "run"], how="left")
     return table
+
+
+def compare(
+    spark: SparkSession,
+    store: Store | str | None,
+    experiment: Filter,
+    metric: str,
+    mode: str = "max",
+    *,
+    by: str = "last",
+    now: _dt.datetime | None = None,
+) -> DataFrame:
+    """`query.compare` in Spark SQL: runs side by side, ranked by one metric's last or best value.
+
+    Args:
+        spark: the session.
+        store: a Store or URI.
+        experiment: the experiment(s).
+        metric: the metric key to rank by (taken literally).
+        mode: `max` (higher is better) or `min`.
+        by: rank by the metric's `last` value or its `best` over the run.
+        now: the time to judge `running` against.
+
+    Returns:
+        Columns rank, experiment, run, status, `<metric>`, `<metric>.best`, `<metric>.best_step`,
+        duration_s, the `param.*` columns, then the other columns of `runs()`; best run first,
+        runs without the metric last.
+
+    Raises:
+        ValueError: `mode` or `by` is not one of the allowed values.
+        MetricNotFoundError: no run logged `metric`.
+    """
+    from pyspark.sql import Window
+    from pyspark.sql import functions as F
+
+    from eventlog.errors import MetricNotFoundError
+
+    if mode not in ("max", "min"):
+        raise ValueError(f"mode must be 'max' or 'min', got {mode!r}")
+    if by not in ("last", "best"):
+        raise ValueError(f"by must be 'last' or 'best', got {by!r}")
+    table = runs(spark, store, experiment, now=now)
+    column = f"metric.{metric}"
+    if column not in table.columns:
+        known = sorted(c.removeprefix("metric.") for c in table.columns if c.startswith("metric."))
+        raise MetricNotFoundError(f"no run logged metric {metric!r}; metrics are: {', '.join(known) or 'none'}")
+    descending = mode == "max"
+    history = events(spark, store, experiment).where(
+        (F.col("event") == "metric") & (F.col("key") == metric) & ~F.isnan("value")
+    )
+    # the best step: the first event at the best value, earliest dt first (as polars' sort_by)
+    rank_value = F.col("value") if not descending else -F.col("value")
+    best = history.groupBy("experiment", "run").agg(
+        (F.max("value") if descending else F.min("value")).alias(f"{metric}.best"),
+        F.min_by("step", F.struct(rank_value, F.col("dt"))).alias(f"{metric}.best_step"),
+    )
+    table = table.join(best, on=["experiment", "run"], how="left").withColumnRenamed(column, metric)
+    rank_by = F.col(f"`{metric}`" if by == "last" else f"`{metric}.best`")
+    rank_by = F.when(F.isnan(rank_by), None).otherwise(rank_by)
+    order = (rank_by.desc_nulls_last() if descending else rank_by.asc_nulls_last(), F.col("experiment"), F.col("run"))
+    table = table.withColumn("rank", F.row_number().over(Window.orderBy(*order)).cast("long"))
+    first = ["rank", "experiment", "run", "status", metric, f"{metric}.best", f"{metric}.best_step", "duration_s"]
+    params = [c for c in table.columns if c.startswith("param.")]
+    others = [c for c in table.columns if c not in first and c not in params and c not in RUN_COLUMNS]
+    return table.select(*[F.col(f"`{c}`") for c in [*first, *params, *others]]).orderBy("rank")

@@ -136,3 +136,11 @@ def test_spark_duckdb_and_polars_give_the_same_summary(spark: Any, store: str) -
 def test_runs_equals_polars(spark: Any, store: str) -> None:
     now = dt.datetime.now(dt.UTC)
     _assert_same(on_spark.runs(spark, store, now=now), query.runs(store, now=now))
+
+
+@pytest.mark.parametrize(("metric", "mode", "by"), [("acc", "max", "last"), ("loss", "min", "best"), ("val/loss", "min", "last")])
+def test_compare_equals_polars(spark: Any, store: str, metric: str, mode: str, by: str) -> None:
+    now = dt.datetime.now(dt.UTC)
+    ours = on_spark.compare(spark, store, "mnist", metric, mode, by=by, now=now)
+    theirs = query.compare(store, "mnist", metric, mode, by=by)
+    _assert_same(ours.drop("status"), theirs.drop("status"))  # status depends on `now`
