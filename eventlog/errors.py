@@ -15,10 +15,12 @@ __all__ = [
     "BodyTooLargeError",
     "CommitRaceLostError",
     "CompactionError",
+    "CorruptRecordError",
     "DamagedFileError",
     "DamagedFilesSkippedWarning",
     "EventLogError",
     "EventsQuarantinedWarning",
+    "ExtraNotInstalledError",
     "InvalidFilterError",
     "InvalidNameError",
     "MetricNotFoundError",
@@ -136,6 +138,22 @@ class DamagedFileError(EventLogError, OSError):
 
 class DamagedFilesSkippedWarning(EventLogError, UserWarning):
     """A read with `on_damaged="skip"` left damaged files out (the message says which)."""
+
+
+class CorruptRecordError(EventLogError, ValueError):
+    """A record of an imported file fails its checksum; `path` and `offset` (bytes) say where.
+
+    Nothing of the source run is imported: a flipped bit must not become a silently wrong value.
+    """
+
+    def __init__(self, message: str, *, path: str, offset: int) -> None:
+        super().__init__(message)
+        self.path = path
+        self.offset = offset
+
+
+class ExtraNotInstalledError(EventLogError, ImportError):
+    """A feature needs an optional extra that is not installed (the message names the pip command)."""
 
 
 class InvalidFilterError(EventLogError, ValueError):

@@ -18,17 +18,23 @@ __all__ = ["register"]
 
 def register(app: typer.Typer) -> None:
     """Add the `import` command group to `app` (the CLI's typer app)."""
-    importer = typer.Typer(help="Move existing logs in: MLflow file stores, TensorBoard event files, JSON lines.", no_args_is_help=True)
+    importer = typer.Typer(
+        help="Move existing logs in: MLflow stores, TensorBoard event files, JSON lines.", no_args_is_help=True
+    )
     app.add_typer(importer, name="import")
 
     @importer.command("mlflow")
     def import_mlflow(
-        path: Annotated[Path, typer.Argument(help="An MLflow file store (the mlruns directory).")],
+        path: Annotated[
+            str, typer.Argument(help="A tracking URI (sqlite:///mlflow.db, http://host:5000), mlflow.db or an mlruns directory.")
+        ],
         store: StoreOption = None,
     ) -> None:
-        """Import every experiment and run of an MLflow file store.
+        """Import every experiment and run of an MLflow store, through MLflow's own client (the `importers` extra).
 
-        Example: [bold]eventlog import mlflow ./mlruns --store ./.eventlog[/]
+        Importing again is an upsert: runs that grew gain their new events, nothing is written twice.
+
+        Example: [bold]eventlog import mlflow sqlite:///mlflow.db --store ./.eventlog[/]
         """
         opened = open_cli_store(store, must_exist=False)  # importing into a new store creates it
         with progress_callback(f"importing {path}") as progress:
@@ -41,7 +47,7 @@ def register(app: typer.Typer) -> None:
         store: StoreOption = None,
         experiment: Annotated[str | None, typer.Option(help="Experiment name (default: from the directory).")] = None,
     ) -> None:
-        """Import the scalars of TensorBoard event files.
+        """Import the scalars and hparams of TensorBoard event files, every record CRC-checked (the `importers` extra).
 
         Example: [bold]eventlog import tensorboard ./runs --experiment mnist[/]
         """

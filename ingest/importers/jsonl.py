@@ -38,7 +38,23 @@ __all__ = ["import_jsonl"]
 _NS_THRESHOLD = 10**14
 #: Fields of a record that are not extras (`writer`, `seq`, `date` come from exports and are
 #: replaced: the import is a new writer; `node` is the machine's, `date` the partition).
-_FIELDS = {"experiment", "run", "step", "event", "key", "value", "value_json", "dt", "node", "userid", "rank", "writer", "seq", "date", "extra"}
+_FIELDS = {
+    "experiment",
+    "run",
+    "step",
+    "event",
+    "key",
+    "value",
+    "value_json",
+    "dt",
+    "node",
+    "userid",
+    "rank",
+    "writer",
+    "seq",
+    "date",
+    "extra",
+}
 
 
 def _dt_ns(value: Any) -> int:
@@ -106,7 +122,9 @@ def import_jsonl(
         records = parsed if isinstance(parsed, list) else [parsed]
         odd = next((r for r in records if not isinstance(r, dict)), None) if isinstance(parsed, list) else None
         if odd is not None:  # an array is one line: all of it is imported, or none
-            report.error(f"line {number}: expected a JSON object or an array of objects, got an array holding {type(odd).__name__}")
+            report.error(
+                f"line {number}: expected a JSON object or an array of objects, got an array holding {type(odd).__name__}"
+            )
             continue
         for record in records:
             _import_record(store, out, record, number, new_runs, report, progress)
@@ -141,7 +159,10 @@ def _import_record(
         step = _optional_int(record, "step")
         rank = _optional_int(record, "rank")
         dt_ns = _dt_ns(record.get("dt"))
-        extra = {**_strings({k: v for k, v in record.items() if k not in _FIELDS and v is not None}), **_strings(record.get("extra"))}
+        extra = {
+            **_strings({k: v for k, v in record.items() if k not in _FIELDS and v is not None}),
+            **_strings(record.get("extra")),
+        }
         userid = str(record.get("userid") or "")
         value = _value(record)
     except (ValueError, TypeError) as exc:

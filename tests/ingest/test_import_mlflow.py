@@ -1,4 +1,4 @@
-"""`import_mlflow` round-trips a file store that real MLflow wrote (in a subprocess, as a user would)."""
+"""`import_mlflow` round-trips stores that real MLflow 3 wrote (in a subprocess, as a user would): file and sqlite."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ import pytest
 
 import query
 from eventlog.core.store import open_store
+from eventlog.errors import ExtraNotInstalledError
 from ingest.importers import import_mlflow
 
 MLFLOW_SCRIPT = """
@@ -70,14 +71,77 @@ def test_mlflow_round_trip(mlruns: Path, local_uri: str) -> None:
     assert ("team", '"vision"') in list(zip(tags["key"], tags["value_json"]))
 
 
+def test_runs_are_numbered_by_start_time(mlruns: Path, local_uri: str) -> None:
+    store = open_store(local_uri)
+    import_mlflow(store, mlruns)
+    starts = query.data(store, experiment="iris-v1", run="*").filter(pl.col("event") == "start").sort("run")
+    assert starts["dt"].is_sorted()
+    assert starts["name"].to_list() == ["baseline", "broken"]
+
+
 def test_mlflow_import_is_idempotent(mlruns: Path, local_uri: str) -> None:
     store = open_store(local_uri)
     first = import_mlflow(store, mlruns)
     second = import_mlflow(store, mlruns)
     assert second.segments_created == 0
-    assert second.events == first.events
+    assert second.events == 0 and second.already_present == first.events
     assert query.data(store, experiment="*", run="*").height == first.events
     assert sorted(query.runs(store, "iris-v1")["run"].to_list()) == [1, 2]
+
+
+GROWING_RUN = """
+import sys
+from mlflow.tracking import MlflowClient
+client = MlflowClient(tracking_uri=sys.argv[1])
+if sys.argv[2] == "begin":
+    experiment = client.create_experiment("sweep")
+    run = client.create_run(experiment, run_name="long")
+    client.log_param(run.info.run_id, "lr", "0.01")
+    for step in range(10):
+        client.log_metric(run.info.run_id, "loss", 1.0 / (step + 1), timestamp=1_700_000_000_000 + step, step=step)
+    print(run.info.run_id)
+else:
+    run_id = sys.argv[3]
+    for step in range(10, 25):
+        client.log_metric(run_id, "loss", 1.0 / (step + 1), timestamp=1_700_000_000_000 + step, step=step)
+    client.set_terminated(run_id, "FINISHED")
+"""
+
+
+def _mlflow(*args: str) -> str:
+    env = dict(os.environ, GIT_PYTHON_REFRESH="quiet")
+    done = subprocess.run(
+        [sys.executable, "-c", GROWING_RUN, *args], check=True, env=env, capture_output=True, text=True, timeout=180
+    )
+    return done.stdout.strip().splitlines()[-1] if done.stdout.strip() else ""
+
+
+def test_a_sqlite_run_that_grew_gains_only_its_new_events(tmp_path: Path, local_uri: str) -> None:
+    """MLflow 3's default store; the second import is an upsert, and the finished run is completed."""
+    database = tmp_path / "mlflow.db"
+    run_id = _mlflow(f"sqlite:///{database}", "begin")
+    store = open_store(local_uri)
+    first = import_mlflow(store, database)  # a path to mlflow.db is read as sqlite
+    assert first.runs == 1 and first.events == 1 + 1 + 1 + 10  # start, param, the mlflow.runName tag, 10 points; no stop yet
+    assert query.runs(store, "sweep")["status"].to_list() != ["completed"]
+
+    _mlflow(f"sqlite:///{database}", "end", run_id)
+    second = import_mlflow(store, f"sqlite:///{database}")
+    assert second.events == 15 + 1 and second.already_present == 13  # the new points and the stop
+    loss = query.data(store, experiment="sweep", run="*").filter(pl.col("key") == "loss")
+    assert loss["step"].sort().to_list() == list(range(25))  # nothing twice
+    assert loss.height == 25
+    runs = query.runs(store, "sweep")
+    assert runs["run"].to_list() == [1] and runs["status"].to_list() == ["completed"]
+    assert runs["metric.loss"].to_list() == [pytest.approx(1 / 25)]
+    assert import_mlflow(store, database).events == 0
+
+
+def test_without_mlflow_the_error_says_what_to_install(mlruns: Path, local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "mlflow", None)  # as if MLflow were not installed
+    monkeypatch.setitem(sys.modules, "mlflow.tracking", None)
+    with pytest.raises(ExtraNotInstalledError, match=r"pip install 'eventlog\[importers\]'"):
+        import_mlflow(open_store(local_uri), mlruns)
 
 
 def test_not_an_mlflow_store(tmp_path: Path, local_uri: str) -> None:
@@ -85,3 +149,27 @@ def test_not_an_mlflow_store(tmp_path: Path, local_uri: str) -> None:
         import_mlflow(open_store(local_uri), tmp_path)
     with pytest.raises(FileNotFoundError, match="mlruns"):
         import_mlflow(open_store(local_uri), tmp_path / "missing")
+
+
+FRESH_PROJECT = """
+import mlflow  # no tracking URI set: MLflow 3 writes to sqlite:///mlflow.db in the working directory
+with mlflow.start_run(run_name="first"):
+    mlflow.log_param("lr", 0.1)
+    for step in range(5):
+        mlflow.log_metric("loss", 1.0 / (step + 1), step=step)
+"""
+
+
+def test_a_fresh_mlflow3_project_imports_with_one_command(tmp_path: Path) -> None:
+    env = dict(os.environ, GIT_PYTHON_REFRESH="quiet")
+    env.pop("MLFLOW_TRACKING_URI", None)
+    subprocess.run([sys.executable, "-c", FRESH_PROJECT], cwd=tmp_path, check=True, env=env, capture_output=True, timeout=180)
+    assert (tmp_path / "mlflow.db").is_file()
+    store = tmp_path / "store"
+    command = [sys.executable, "-m", "eventlog.cli", "import", "mlflow", "sqlite:///mlflow.db", "--store", str(store)]
+    done = subprocess.run(command, cwd=tmp_path, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "runs: 1" in done.stdout
+    runs = query.runs(open_store(str(store)), "Default")
+    assert runs["status"].to_list() == ["completed"] and runs["param.lr"].to_list() == [0.1]
+    assert runs["metric.loss"].to_list() == [pytest.approx(0.2)]

@@ -11,6 +11,7 @@ import pytest
 
 import query
 from eventlog.core.store import open_store
+from eventlog.errors import CorruptRecordError
 from ingest.importers import import_tensorboard, read_scalars
 from ingest.importers.tensorboard import _tensor_scalar
 
@@ -104,3 +105,69 @@ def _tensor(dtype: int, *fields: bytes) -> bytes:
 def test_scalar_tensors_in_every_protobuf_encoding(tensor: bytes, expected: float | None) -> None:
     # protobuf writers may pack repeated scalars or not; an unpacked float_val was dropped before
     assert _tensor_scalar(tensor) == expected
+
+
+def _flip_a_bit_in_the_last_scalar(path: Path) -> int:
+    """Flip one bit inside the payload of the file's last record; returns that record's byte offset."""
+    data = bytearray(path.read_bytes())
+    offset = 0
+    last = 0
+    while offset + 12 <= len(data):
+        (length,) = struct.unpack("<Q", data[offset : offset + 8])
+        last = offset
+        offset += 12 + length + 4
+    data[last + 12 + 5] ^= 0x01
+    path.write_bytes(bytes(data))
+    return last
+
+
+def test_a_flipped_bit_is_an_error_naming_file_and_offset(logdir: Path, local_uri: str) -> None:
+    """TensorBoard's own loader stops at a bad CRC; we refuse the run rather than import a changed value."""
+    victim = next((logdir / "lr0.01").glob("events.out.tfevents.*"))
+    offset = _flip_a_bit_in_the_last_scalar(victim)
+    store = open_store(local_uri)
+    with pytest.raises(CorruptRecordError, match=f"byte {offset}") as caught:
+        import_tensorboard(store, logdir / "lr0.01")
+    assert caught.value.path == str(victim.resolve()) and caught.value.offset == offset
+    assert query.data(store, experiment="*", run="*").height == 0  # nothing of the damaged run
+
+
+def test_hparams_become_params(tmp_path: Path, local_uri: str) -> None:
+    from tensorboardX import SummaryWriter
+
+    writer = SummaryWriter(str(tmp_path / "sweep"))
+    writer.add_hparams({"lr": 0.01, "batch": 32, "optimizer": "adam", "nesterov": True}, {"hparam/acc": 0.8})
+    writer.close()
+    store = open_store(local_uri)
+    import_tensorboard(store, tmp_path / "sweep", experiment="sweep")
+    runs = query.runs(store, "sweep")
+    assert runs.height == 1
+    row = runs.row(0, named=True)
+    assert row["param.lr"] == 0.01 and row["param.batch"] == 32 and row["param.optimizer"] == "adam"
+    assert row["param.nesterov"] in (True, "true")  # a bool param is JSON text beside numeric ones
+    assert row["metric.hparam/acc"] == pytest.approx(0.8)
+
+
+def test_a_run_that_grew_gains_only_its_new_scalars(tmp_path: Path, local_uri: str) -> None:
+    from tensorboardX import SummaryWriter
+
+    run_dir = tmp_path / "live" / "run"
+    writer = SummaryWriter(str(run_dir), filename_suffix=".1")
+    for step in range(10):
+        writer.add_scalar("loss", 1.0 / (step + 1), step, walltime=WALL + step)
+    writer.close()
+    store = open_store(local_uri)
+    first = import_tensorboard(store, tmp_path / "live", experiment="live")
+    assert first.events == 10 + 2
+    writer = SummaryWriter(str(run_dir), filename_suffix=".2")  # the run resumed: a second event file
+    for step in range(10, 25):
+        writer.add_scalar("loss", 1.0 / (step + 1), step, walltime=WALL + step)
+    writer.close()
+    second = import_tensorboard(store, tmp_path / "live", experiment="live")
+    assert second.events == 15 + 1 and second.already_present == 11  # new scalars, a newer stop
+    loss = query.data(store, experiment="live", run="*").filter(pl.col("key") == "loss")
+    assert sorted(loss["step"].to_list()) == list(range(25))
+    runs = query.runs(store, "live")
+    assert runs["metric.loss"].to_list() == [pytest.approx(1 / 25)]
+    assert runs["duration_s"].to_list() == [pytest.approx(24.0)]
+    assert import_tensorboard(store, tmp_path / "live", experiment="live").events == 0
