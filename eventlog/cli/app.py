@@ -2,7 +2,8 @@
 
 The commands live in one module per group, each adding its commands with `register(app)`:
 `reads` (experiments, runs, data, summary, compare, files, artifacts), `watch` (plot, tail),
-`operations` (compact, gc, recover, serve) and `importers` (import mlflow|tensorboard|jsonl).
+`operations` (compact, gc, recover, serve), `importers` (import mlflow|tensorboard|jsonl) and `ui`
+(the dashboard).
 
 Every command takes `--store URI` (or `$EVENTLOG_URI`; default `./.eventlog`). Exit codes: 0 ok,
 1 a user error (the store cannot be opened, an unknown experiment or column, bad input; the
@@ -21,7 +22,7 @@ from typing import Annotated
 import typer
 
 from eventlog import env
-from eventlog.cli import importers, operations, reads, watch
+from eventlog.cli import importers, operations, reads, ui, watch
 from eventlog.cli.common import StoreOption
 from eventlog.errors import DamagedFilesSkippedWarning, EventLogError
 
@@ -54,7 +55,7 @@ def _everywhere(
         os.environ[env.EVENTLOG_ON_DAMAGED] = "skip"  # query.damage reads it: every read of this command skips
 
 
-for _group in (reads, watch, operations, importers):
+for _group in (reads, watch, operations, importers, ui):
     _group.register(app)
 
 _USER_ERRORS: tuple[type[BaseException], ...] = (EventLogError, ValueError, LookupError, OSError)  # LookupError: KeyError too
