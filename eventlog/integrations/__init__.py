@@ -21,13 +21,16 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from eventlog.integrations.lightning import EventLogLogger
+    from eventlog.integrations.transformers import EventLogCallback
 
 #: Where each public name lives; its module imports the framework.
 _HOMES: dict[str, str] = {
+    "EventLogCallback": "eventlog.integrations.transformers",
     "EventLogLogger": "eventlog.integrations.lightning",
 }
 
 __all__ = [
+    "EventLogCallback",
     "EventLogLogger",
 ]
 
