@@ -20,17 +20,20 @@ import importlib
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from eventlog.integrations.keras import EventLogKerasCallback
     from eventlog.integrations.lightning import EventLogLogger
     from eventlog.integrations.transformers import EventLogCallback
 
 #: Where each public name lives; its module imports the framework.
 _HOMES: dict[str, str] = {
     "EventLogCallback": "eventlog.integrations.transformers",
+    "EventLogKerasCallback": "eventlog.integrations.keras",
     "EventLogLogger": "eventlog.integrations.lightning",
 }
 
 __all__ = [
     "EventLogCallback",
+    "EventLogKerasCallback",
     "EventLogLogger",
 ]
 
