@@ -21,20 +21,26 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from eventlog.integrations.keras import EventLogKerasCallback
+    from eventlog.integrations.lightgbm import EventLogLightGBMCallback
     from eventlog.integrations.lightning import EventLogLogger
     from eventlog.integrations.transformers import EventLogCallback
+    from eventlog.integrations.xgboost import EventLogXGBoostCallback
 
 #: Where each public name lives; its module imports the framework.
 _HOMES: dict[str, str] = {
     "EventLogCallback": "eventlog.integrations.transformers",
     "EventLogKerasCallback": "eventlog.integrations.keras",
+    "EventLogLightGBMCallback": "eventlog.integrations.lightgbm",
     "EventLogLogger": "eventlog.integrations.lightning",
+    "EventLogXGBoostCallback": "eventlog.integrations.xgboost",
 }
 
 __all__ = [
     "EventLogCallback",
     "EventLogKerasCallback",
+    "EventLogLightGBMCallback",
     "EventLogLogger",
+    "EventLogXGBoostCallback",
 ]
 
 
