@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from eventlog.integrations.keras import EventLogKerasCallback
     from eventlog.integrations.lightgbm import EventLogLightGBMCallback
     from eventlog.integrations.lightning import EventLogLogger
+    from eventlog.integrations.optuna import EventLogOptunaCallback
     from eventlog.integrations.transformers import EventLogCallback
     from eventlog.integrations.xgboost import EventLogXGBoostCallback
 
@@ -32,6 +33,7 @@ _HOMES: dict[str, str] = {
     "EventLogKerasCallback": "eventlog.integrations.keras",
     "EventLogLightGBMCallback": "eventlog.integrations.lightgbm",
     "EventLogLogger": "eventlog.integrations.lightning",
+    "EventLogOptunaCallback": "eventlog.integrations.optuna",
     "EventLogXGBoostCallback": "eventlog.integrations.xgboost",
 }
 
@@ -40,6 +42,7 @@ __all__ = [
     "EventLogKerasCallback",
     "EventLogLightGBMCallback",
     "EventLogLogger",
+    "EventLogOptunaCallback",
     "EventLogXGBoostCallback",
 ]
 
