@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_CORE := $(VENV)/.installed-core
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: help install dev demo lint docs test check-wheel test-integration test-integrations test-spark bench clean
+.PHONY: help install dev demo lint docs test check-wheel test-integration test-integrations test-spark test-browser bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -36,7 +36,7 @@ docs: $(STAMP_DEV)  ## build the guide in docs/ with mkdocs-material, strict: a 
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site  # not --quiet: it stops strict mode from counting warnings (mkdocs #4126)
 
 test: lint docs  ## lint, build the docs, then the whole test suite (S3 tests against a moto server on 127.0.0.1)
-	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not integration and not integrations and not spark"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m "not integration and not integrations and not spark and not browser"
 
 check-wheel: $(STAMP_CORE)  ## build the wheel, install it in a fresh venv, import the packages from elsewhere
 	bash scripts/check-wheel.sh
@@ -48,6 +48,11 @@ test-spark: $(STAMP_DEV)  ## install Java and PySpark, then test the Spark adapt
 	bash scripts/install-java.sh
 	$(BIN)/python -m pip install --quiet -e ".[spark]"
 	$(BIN)/python -m pytest -q -p no:cacheprovider -m spark tests/query/test_spark.py
+
+test-browser: $(STAMP_DEV)  ## install Chromium and selenium, then test the dashboard (eventlog ui) in headless Chromium
+	bash scripts/install-chromium.sh
+	$(BIN)/python -m pip install --quiet -e ".[dev,browser]"
+	$(BIN)/python -m pytest -q -p no:cacheprovider -m browser tests/eventlog/ui
 
 test-integrations: $(STAMP_DEV)  ## install the frameworks (torch, lightning, transformers, keras, xgboost, lightgbm, optuna), train a tiny model with each, read the store back
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench,integrations]"
