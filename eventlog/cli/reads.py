@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import polars as pl
 import typer
@@ -143,14 +143,43 @@ def register(app: typer.Typer) -> None:
         write_frame(for_people(frame, fmt), fmt, out=out, title=f"{experiment}: runs by {metric} ({mode}, {by})")
 
     @app.command()
-    def files(experiment: Annotated[str, typer.Argument(help="Experiment name or glob.")] = "*", store: StoreOption = None) -> None:
-        """Print the Parquet files of the current snapshot, for DuckDB, Spark or pyarrow.
+    def files(
+        experiment: Annotated[str, typer.Argument(help="Experiment name or glob.")] = "*",
+        store: StoreOption = None,
+        run: RunOption = "*",
+        since: SinceOption = None,
+        end: Annotated[str | None, typer.Option(help="Events at or before: an ISO time or 5h, 2d, 1w ago.")] = None,
+        as_json: Annotated[bool, typer.Option("--json", help="One JSON object: files, manifest version, valid_until.")] = False,
+        pin: Annotated[str | None, typer.Option(help="Keep the files from gc this long (3600, 2d); prints the pin id.")] = None,
+        unpin: Annotated[str | None, typer.Option(help="Remove a pin made with --pin (by its id), and list nothing.")] = None,
+    ) -> None:
+        """Print the Parquet files of the current snapshot that may hold matching events, for DuckDB, Spark or pyarrow.
+
+        The list is guaranteed for gc's minimum grace (300 s; --json says until when); --pin holds it longer.
 
         Example: [bold]duckdb -c "select count(*) from read_parquet([$(eventlog files mnist | sed "s/.*/'&'/" | paste -sd,)])"[/]
         """
-
-        for url in query.files(open_cli_store(store), experiment):
+        opened = open_cli_store(store)
+        if unpin is not None:
+            query.unpin(opened, unpin)
+            sys.stdout.write(f"removed pin {unpin}\n")
+            return
+        runs = run_value(run)
+        numbers = [runs] if isinstance(runs, int) else runs if isinstance(runs, list) else None
+        if runs != "*" and not (numbers and all(isinstance(r, int) and r > 0 for r in numbers)):
+            raise UserError(f"--run for files takes run numbers (3, or 1,2), got {run!r}")
+        filters: dict[str, Any] = {"run": None if runs == "*" else runs, "since": parse_time(since), "end": parse_time(end)}
+        if pin is not None:
+            listed = query.pin_files(opened, experiment, hold=float(pin) if pin.replace(".", "", 1).isdigit() else pin, **filters)
+        else:
+            listed = query.list_files(opened, experiment, **filters)
+        if as_json:
+            sys.stdout.write(json.dumps(listed.to_json()) + "\n")
+            return
+        for url in listed.urls:
             sys.stdout.write(url + "\n")
+        if listed.pin is not None:
+            sys.stderr.write(f"pinned until {listed.valid_until.isoformat()}: eventlog files --unpin {listed.pin}\n")
 
     @app.command()
     def artifacts(

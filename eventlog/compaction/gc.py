@@ -13,7 +13,9 @@ so a machine whose clock is off cannot shorten the grace period:
 - a manifest version is deleted once it was superseded more than `grace` ago (the latest is kept);
 - a temporary file (`*.tmp`, local stores) is deleted once it is older than `grace`: a writer
   killed between writing and renaming leaves one, and a live writer renames its own within
-  seconds.
+  seconds;
+- a file named by a pinned snapshot (`eventlog.core.pins`) is kept until the pin expires, and an
+  expired pin is deleted.
 
 Dry run by default; a grace period under `MIN_GRACE` seconds is refused unless `force=True`.
 """
@@ -27,15 +29,13 @@ from dataclasses import dataclass, field
 
 from eventlog.core import layout
 from eventlog.core.manifest import covered_set, list_versions, read_manifest, version_of
+from eventlog.core.pins import MIN_GRACE, active_pins, expired_pins
 from eventlog.core.store import FileInfo, Store
 from eventlog.errors import UnsafeGraceError
 
 __all__ = ["MIN_GRACE", "GcReport", "UnsafeGraceError", "collect_garbage"]
 
 _log = logging.getLogger(__name__)
-
-#: The shortest grace period allowed without `force=True` (seconds).
-MIN_GRACE = 300.0
 
 
 @dataclass
@@ -49,6 +49,8 @@ class GcReport:
         compacted: orphaned or superseded compacted files.
         manifests: superseded manifest versions.
         temporary: temporary files left by killed writers.
+        pins: expired pins.
+        pinned: files gc would have deleted but a pin still holds.
         bytes: total size of those files.
         seconds: wall time.
         clock_offset: the storage's clock minus this machine's, in seconds (None: the storage
@@ -61,6 +63,8 @@ class GcReport:
     compacted: list[str] = field(default_factory=list)
     manifests: list[str] = field(default_factory=list)
     temporary: list[str] = field(default_factory=list)
+    pins: list[str] = field(default_factory=list)
+    pinned: int = 0
     bytes: int = 0
     seconds: float = 0.0
     clock_offset: float | None = None
@@ -68,7 +72,7 @@ class GcReport:
     @property
     def files(self) -> list[str]:
         """Every path deleted (or to delete)."""
-        return [*self.segments, *self.compacted, *self.temporary, *self.manifests]
+        return [*self.segments, *self.compacted, *self.temporary, *self.pins, *self.manifests]
 
     def __str__(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
@@ -76,6 +80,7 @@ class GcReport:
             f"{verb} {len(self.segments)} covered segment(s), {len(self.compacted)} unused compacted file(s) and "
             f"{len(self.manifests)} old manifest(s)"
             + (f", {len(self.temporary)} leftover temporary file(s)" if self.temporary else "")
+            + (f", {len(self.pins)} expired pin(s); kept {self.pinned} pinned file(s)" if self.pins or self.pinned else "")
             + f", {self.bytes / 1e6:.1f} MB (grace {self.grace:g} s, {self.seconds:.2f} s)"
             f"{self._clock_note()}"
         )
@@ -129,6 +134,7 @@ def collect_garbage(
     versions = list_versions(store)
     if versions:
         _plan(store, versions, cutoff, report)
+    _keep_pinned(store, now, report)
     for leftover in store.find("", temporary=True):
         if leftover.mtime <= cutoff:
             report.temporary.append(leftover.path)
@@ -175,6 +181,18 @@ def _plan(store: Store, versions: list[FileInfo], cutoff: float, report: GcRepor
             report.manifests.append(info.path)
             sizes += info.size
     report.bytes = sizes
+
+
+def _keep_pinned(store: Store, now: float, report: GcReport) -> None:
+    """Drop the files of active pins from the plan; plan the expired pins' deletion."""
+    pinned = {path for pin in active_pins(store, now) for path in pin.files}
+    if pinned:
+        for planned in (report.segments, report.compacted):
+            kept = [path for path in planned if path in pinned]
+            report.pinned += len(kept)
+            report.bytes -= sum(store.fs.size(store.full_path(path)) for path in kept)
+            planned[:] = [path for path in planned if path not in pinned]
+    report.pins = [f"{layout.PINS}/{pin.id}.json" for pin in expired_pins(store, now)]
 
 
 def _delete(

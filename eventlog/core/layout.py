@@ -4,6 +4,7 @@
 seg/experiment=<name>/date=<YYYY-MM-DD>/<writer>/<seq:020>.parquet   raw segments, one writer each
 cmp/experiment=<name>/date=<YYYY-MM-DD>/<version:020>-<uuid>.parquet compacted (via a manifest only)
 _manifest/<version:020>.json                                         compactor commits
+_pins/<id>.json                                                       pinned snapshots gc keeps
 runs/experiment=<name>/<n:020>                                        run-number claims
 runs/experiment=<name>/job/<job id>                                   job id -> run number index
 artifacts/<experiment>/<run>/<name>                                   artifact payloads
@@ -24,6 +25,7 @@ __all__ = [
     "ARTIFACTS",
     "COMPACTED",
     "MANIFESTS",
+    "PINS",
     "RUNS",
     "SEGMENTS",
     "artifact_dir",
@@ -42,6 +44,7 @@ __all__ = [
 SEGMENTS = "seg"
 COMPACTED = "cmp"
 MANIFESTS = "_manifest"
+PINS = "_pins"
 RUNS = "runs"
 ARTIFACTS = "artifacts"
 _NS_PER_DAY = 86_400 * 10**9
