@@ -74,10 +74,14 @@ def main(argv: list[str] | None = None) -> None:
         message = str(exc.args[0] if isinstance(exc, KeyError) and exc.args else exc)
     else:
         return
-    # Exit outside the handler, with the exception released: a polars error still alive when the
-    # interpreter shuts down aborts it (exit code 134 instead of 1).
     sys.stderr.write(f"error: {message}\n")  # plain and unwrapped: scripts grep it
-    sys.exit(1)
+    # Leave without interpreter shutdown: a read that failed inside polars or pyarrow can leave
+    # their native thread pools mid-work, and tearing them down then aborts the process now and
+    # again ("terminate called without an active exception", exit -6 instead of 1). main() is
+    # the process's entry point; in-process callers use `app` (typer's testing runner does).
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1)
 
 
 def _one_line_warning(message: Warning | str, category: type[Warning], *_: object, **__: object) -> None:
