@@ -20,7 +20,12 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-import keras
+from eventlog.integrations._extra import framework_missing
+
+try:
+    import keras
+except ImportError as exc:
+    raise framework_missing("keras", "keras", exc) from exc
 
 from eventlog.integrations._params import plain_params
 from eventlog.integrations._runs import IntegrationRun

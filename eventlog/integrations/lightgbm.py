@@ -20,7 +20,12 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
 
-import lightgbm
+from eventlog.integrations._extra import framework_missing
+
+try:
+    import lightgbm
+except ImportError as exc:
+    raise framework_missing("lightgbm", "lightgbm", exc) from exc
 
 from eventlog.integrations._evals import metric_values
 from eventlog.integrations._params import plain_params

@@ -21,10 +21,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
-from lightning.fabric.utilities.logger import _add_prefix, _convert_params, _sanitize_callable_params
-from lightning.pytorch.loggers.logger import Logger
-from lightning.pytorch.loggers.utilities import _scan_checkpoints
-from lightning.pytorch.utilities.rank_zero import rank_zero_only
+from eventlog.integrations._extra import framework_missing
+
+try:
+    from lightning.fabric.utilities.logger import _add_prefix, _convert_params, _sanitize_callable_params
+    from lightning.pytorch.loggers.logger import Logger
+    from lightning.pytorch.loggers.utilities import _scan_checkpoints
+    from lightning.pytorch.utilities.rank_zero import rank_zero_only
+except ImportError as exc:
+    raise framework_missing("lightning", "lightning", exc) from exc
 
 from eventlog.integrations._params import plain_params
 from eventlog.integrations._runs import IntegrationRun, current_error, job_key

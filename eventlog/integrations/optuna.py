@@ -25,7 +25,12 @@ import threading
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-import optuna
+from eventlog.integrations._extra import framework_missing
+
+try:
+    import optuna
+except ImportError as exc:
+    raise framework_missing("optuna", "optuna", exc) from exc
 
 from eventlog.integrations._params import plain_params, plain_value
 from eventlog.integrations._runs import IntegrationRun

@@ -21,7 +21,12 @@ import os
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+from eventlog.integrations._extra import framework_missing
+
+try:
+    from transformers import TrainerCallback, TrainerControl, TrainerState, TrainingArguments
+except ImportError as exc:
+    raise framework_missing("transformers", "transformers", exc) from exc
 
 from eventlog.core.values import numeric_or_none
 from eventlog.integrations._params import plain_params

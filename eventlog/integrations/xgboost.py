@@ -23,7 +23,12 @@ import tempfile
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
-from xgboost.callback import TrainingCallback
+from eventlog.integrations._extra import framework_missing
+
+try:
+    from xgboost.callback import TrainingCallback
+except ImportError as exc:
+    raise framework_missing("xgboost", "xgboost", exc) from exc
 
 from eventlog.integrations._evals import metric_values
 from eventlog.integrations._params import plain_params

@@ -42,3 +42,22 @@ def test_every_exported_name_loads_its_module_and_has_a_docstring(name: str) -> 
 
 def test_all_is_sorted() -> None:
     assert eventlog.integrations.__all__ == sorted(eventlog.integrations.__all__)
+
+
+@pytest.mark.parametrize(
+    ("module", "framework"),
+    [("lightning", "lightning"), ("transformers", "transformers"), ("keras", "keras"), ("xgboost", "xgboost"),
+     ("lightgbm", "lightgbm"), ("optuna", "optuna")],
+)  # fmt: skip
+def test_a_missing_framework_is_an_extra_not_installed_error_naming_the_pip_command(module: str, framework: str) -> None:
+    code = (
+        f"import sys; sys.modules[{framework!r}] = None\n"  # as if it were not installed
+        "import eventlog\n"
+        "try:\n"
+        f"    import eventlog.integrations.{module}\n"
+        "except eventlog.ExtraNotInstalledError as exc:\n"
+        "    print(isinstance(exc, ImportError), exc)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert done.stdout.startswith("True eventlog.integrations.")
+    assert f"pip install {framework}, or pip install 'eventlog[integrations]'" in done.stdout
