@@ -24,6 +24,8 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import logging
+import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
@@ -55,6 +57,7 @@ COOKIE = "eventlog_ui_token"
 LOOPBACK_NAMES = ("127.0.0.1", "localhost", "::1")
 #: Reads run at once (each may hold a run's events in memory); the others wait their turn.
 MAX_READS = 4
+_log = logging.getLogger("eventlog.ui")
 _SECURITY_HEADERS = [
     (b"x-content-type-options", b"nosniff"),
     (b"x-frame-options", b"DENY"),
@@ -166,7 +169,7 @@ def _required(request: Request, name: str) -> str:
     return value
 
 
-def create_app(store: Store, *, token: str | None = None, max_reads: int = MAX_READS) -> Starlette:
+def create_app(store: Store, *, token: str | None = None, max_reads: int = MAX_READS, warm_up: bool = False) -> Starlette:
     """The dashboard's ASGI app over an open store (read only).
 
     Args:
@@ -174,15 +177,21 @@ def create_app(store: Store, *, token: str | None = None, max_reads: int = MAX_R
         token: every request must carry it (header, cookie or `?token=`); None: no token, and
             only loopback Host names are served.
         max_reads: reads of the store run at once.
+        warm_up: fold the runs table the page opens with (the only experiment, else `*`) in a
+            background thread now, so that the first page view finds it ready.
 
     Returns:
-        A Starlette app behind the token guard; `app.state.runs` is its `RunsCache`.
+        A Starlette app behind the token guard; `app.state.runs` is its `RunsCache`, and
+        `app.state.warming` the warm-up thread.
 
     Example:
         >>> app = create_app(open_store("./.eventlog"), token="s3cret")  # doctest: +SKIP
     """
     runs_cache = RunsCache(store)
     starts = RunStarts()
+    warming = threading.Thread(target=_warm_up, args=(runs_cache,), name="eventlog-ui-warm-up", daemon=True)
+    if warm_up:
+        warming.start()
     reads = asyncio.Semaphore(max_reads)
 
     def api(handler: Callable[[Request], Any]) -> Callable[[Request], Awaitable[Response]]:
@@ -300,7 +309,17 @@ def create_app(store: Store, *, token: str | None = None, max_reads: int = MAX_R
     )
     app.state.runs = runs_cache
     app.state.store = store
+    app.state.warming = warming
     return app
+
+
+def _warm_up(cache: RunsCache) -> None:
+    """Fold the table the page opens with: the store's only experiment, else every experiment."""
+    try:
+        names = list_experiments(cache.store)
+        cache.get(names[0] if len(names) == 1 else "*")
+    except Exception as exc:  # the first request will meet the same error and show it
+        _log.warning("eventlog ui: warming the runs table up failed: %s: %s", type(exc).__name__, exc)
 
 
 def _quote(name: str) -> str:

@@ -83,7 +83,7 @@ def serve(
     import uvicorn
 
     check_bind(host, token)
-    app = create_app(open_read_only(store_uri, storage_options), token=token)
+    app = create_app(open_read_only(store_uri, storage_options), token=token, warm_up=True)
     config = server_config(
         app, host=host, port=port, header_timeout=header_timeout, max_connections=max_connections, log_level=log_level
     )
@@ -100,18 +100,21 @@ class UIThread:
         host: interface to listen on.
         port: TCP port; 0 (default) picks a free one.
         token: the token, or None.
+        warm_up: fold the runs table the page opens with at once (see `create_app`).
 
     Example:
         >>> with UIThread("./.eventlog") as ui:  # doctest: +SKIP
         ...     print(ui.url)
     """
 
-    def __init__(self, store_uri: str | None, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None) -> None:
+    def __init__(
+        self, store_uri: str | None, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None, warm_up: bool = False
+    ) -> None:
         import uvicorn
 
         check_bind(host, token)
         self.store = open_read_only(store_uri)
-        self.app = create_app(self.store, token=token)
+        self.app = create_app(self.store, token=token, warm_up=warm_up)
         config = server_config(
             self.app, host=host, port=port, header_timeout=DEFAULT_HEADER_TIMEOUT,
             max_connections=DEFAULT_MAX_CONNECTIONS, log_level="error", lifespan="off",

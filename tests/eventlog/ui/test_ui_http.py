@@ -303,3 +303,27 @@ def test_a_live_run_gains_points_and_the_table_follows(tmp_path: Path) -> None:
             assert rows_of(table)[0]["status"] == "completed" and table["running"] == 0
     finally:
         log.close()
+
+
+def test_curves_of_a_resumed_run_and_of_metrics_without_steps(tmp_path: Path) -> None:
+    uri = str(tmp_path / "odd")
+    with eventlog.open(uri) as log:
+        exp = log.experiment("odd")
+        with exp:
+            for step in [*range(10), *range(5, 15)]:  # resumed from a checkpoint at step 5
+                exp.log_metric("loss", float(step), step=step)
+            for value in (3.0, 1.0, 2.0):
+                exp.log_metric("nostep", value)
+    with UIThread(uri) as ui, httpx.Client(base_url=ui.url) as http:
+        answer = http.get("/api/curves", params={"run": "odd:1", "key": "*"}).json()
+        series = {s["key"]: s for s in answer["series"]}
+        assert series["loss"]["x"] == sorted(series["loss"]["x"]) and series["loss"]["x"][-1] == 14 and series["loss"]["points"] == 20
+        assert series["nostep"]["x"] == [0, 1, 2] and series["nostep"]["y"] == [3.0, 1.0, 2.0] and series["nostep"]["last_step"] is None
+
+
+def test_serving_folds_the_first_table_at_once(filled_store: str) -> None:
+    with UIThread(filled_store, warm_up=True) as ui, httpx.Client(base_url=ui.url) as http:
+        ui.app.state.warming.join(60)
+        assert ui.app.state.runs.folds == 1  # `*`: the store holds two experiments
+        assert http.get("/api/runs", params={"experiment": "*"}).json()["total"] == 5
+        assert ui.app.state.runs.folds == 1  # the page's first request found it ready
