@@ -148,7 +148,7 @@ function saveHash() {
 function chartWidth() {
   const charts = $("charts");
   const columns = charts.clientWidth > 1100 ? 2 : 1;
-  return Math.max(300, Math.floor((charts.clientWidth - 16 * (columns - 1)) / columns) - 4);
+  return Math.max(300, Math.floor((charts.clientWidth - 16 * (columns - 1)) / columns) - 12);  // the chart box has 10 px of padding and border
 }
 
 function smooth(ys, weight) {
@@ -189,7 +189,7 @@ function chartSeries(chart) {
   const series = [{}];
   for (const s of chart.series) {
     const color = colorOf(s.id);
-    if (weight) series.push({ label: `${label(s.id)} (raw)`, stroke: color + "40", width: 1, spanGaps: true, show: true });
+    if (weight) series.push({ label: `${label(s.id)} (raw)`, stroke: color + "40", width: 1, spanGaps: true, raw: true, points: { show: false } });
     series.push({ label: label(s.id), stroke: color, width: 1.5, spanGaps: true, points: { show: false } });
   }
   return series;
@@ -226,6 +226,9 @@ function makePlot(key, chart) {
   };
   chart.div.replaceChildren();
   chart.plot = new uPlot(options, chartData(chart), chart.div);
+  // the raw lines under smoothed ones need no legend entry of their own
+  const rows = chart.plot.root.querySelectorAll(".u-legend .u-series");
+  options.series.forEach((s, i) => { if (s.raw && rows[i]) rows[i].classList.add("raw"); });
 }
 
 function draw(key) {
