@@ -90,10 +90,11 @@ def take_snapshot(store: Store, experiment: Filter = "*") -> Snapshot:
         InvalidFilterError: a `re:` regex that does not compile.
         FileNotFoundError: the latest manifest kept disappearing (gc with no grace period).
     """
+    wanted = None if is_everything(experiment) else text_matcher(experiment)  # only those experiments' parts are read
     version = manifest.latest_version(store)
     for attempt in range(_ATTEMPTS):
         try:
-            current = manifest.read_manifest(store, version)
+            current = manifest.read_manifest(store, version, wanted)
         except FileNotFoundError:  # superseded and removed by gc since we listed: list again
             version = manifest.latest_version(store)
             continue

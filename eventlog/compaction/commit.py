@@ -18,8 +18,10 @@ def try_create(store: Store, candidate: Manifest, fault: Callable[[str], None]) 
         CompactionError: the outcome stays unknown (the write raised and the version cannot be read back).
     """
     path = manifest_path(candidate.version)
+    root, parts = candidate.encode()
+    _write_parts(store, parts)
     try:
-        store.create(path, candidate.encode())
+        store.create(path, root)
         fault("commit_written")
         return True
     except AlreadyExistsError:
@@ -43,7 +45,7 @@ def _resolve(store: Store, candidate: Manifest) -> bool | None:
     except Exception:
         return None
     try:
-        store.create(manifest_path(candidate.version), candidate.encode())
+        store.create(manifest_path(candidate.version), candidate.encode()[0])
         return True
     except AlreadyExistsError:
         return is_ours(store, candidate)
@@ -51,6 +53,30 @@ def _resolve(store: Store, candidate: Manifest) -> bool | None:
         return None
 
 
+def _write_parts(store: Store, parts: dict[str, bytes]) -> None:
+    """Write a version's new parts before its root, so a committed root never names a missing part.
+
+    Parts are content-addressed: one already there (a retry, or an identical earlier try) holds
+    the same bytes. A failed write is tried once more; nothing is committed until the root is.
+
+    Raises:
+        CompactionError: a part could not be written twice in a row (nothing was committed).
+    """
+    for path, body in parts.items():
+        for attempt in (1, 2):
+            try:
+                store.create(path, body)
+                break
+            except AlreadyExistsError:
+                break
+            except Exception as exc:
+                if attempt == 2:
+                    raise CompactionError(
+                        f"writing manifest part {path} in {store.uri} failed twice ({type(exc).__name__}: {exc}); "
+                        "nothing was committed and readers are unaffected: run compact again"
+                    ) from exc
+
+
 def is_ours(store: Store, candidate: Manifest) -> bool:
     """True if the committed version `candidate.version` carries our commit id."""
-    return read_manifest(store, candidate.version).commit == candidate.commit
+    return read_manifest(store, candidate.version, experiments=lambda _: False).commit == candidate.commit

@@ -10,7 +10,8 @@ so a machine whose clock is off cannot shorten the grace period:
 - a compacted file is deleted when it is older than `grace` and no manifest version that was
   current within the last `grace` seconds lists it (orphans of crashed or losing compactors, and
   small files merged again);
-- a manifest version is deleted once it was superseded more than `grace` ago (the latest is kept);
+- a manifest version is deleted once it was superseded more than `grace` ago (the latest is kept),
+  and a manifest part once it is older than `grace` and no version in use names it;
 - a temporary file (`*.tmp`, local stores) is deleted once it is older than `grace`: a writer
   killed between writing and renaming leaves one, and a live writer renames its own within
   seconds;
@@ -28,7 +29,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from eventlog.core import layout
-from eventlog.core.manifest import covered_set, list_versions, read_manifest, version_of
+from eventlog.core.manifest import covered_set, list_parts, list_versions, part_paths, read_manifest, version_of
 from eventlog.core.pins import MIN_GRACE, active_pins, expired_pins
 from eventlog.core.store import FileInfo, Store
 from eventlog.errors import UnsafeGraceError
@@ -48,6 +49,7 @@ class GcReport:
         segments: covered raw segments.
         compacted: orphaned or superseded compacted files.
         manifests: superseded manifest versions.
+        manifest_parts: manifest parts no version in use names (superseded, or of a losing commit).
         temporary: temporary files left by killed writers.
         pins: expired pins.
         pinned: files gc would have deleted but a pin still holds.
@@ -62,6 +64,7 @@ class GcReport:
     segments: list[str] = field(default_factory=list)
     compacted: list[str] = field(default_factory=list)
     manifests: list[str] = field(default_factory=list)
+    manifest_parts: list[str] = field(default_factory=list)
     temporary: list[str] = field(default_factory=list)
     pins: list[str] = field(default_factory=list)
     pinned: int = 0
@@ -72,13 +75,13 @@ class GcReport:
     @property
     def files(self) -> list[str]:
         """Every path deleted (or to delete)."""
-        return [*self.segments, *self.compacted, *self.temporary, *self.pins, *self.manifests]
+        return [*self.segments, *self.compacted, *self.temporary, *self.pins, *self.manifests, *self.manifest_parts]
 
     def __str__(self) -> str:
         verb = "would delete" if self.dry_run else "deleted"
         return (
             f"{verb} {len(self.segments)} covered segment(s), {len(self.compacted)} unused compacted file(s) and "
-            f"{len(self.manifests)} old manifest(s)"
+            f"{len(self.manifests)} old manifest(s) ({len(self.manifest_parts)} part(s))"
             + (f", {len(self.temporary)} leftover temporary file(s)" if self.temporary else "")
             + (f", {len(self.pins)} expired pin(s); kept {self.pinned} pinned file(s)" if self.pins or self.pinned else "")
             + f", {self.bytes / 1e6:.1f} MB (grace {self.grace:g} s, {self.seconds:.2f} s)"
@@ -165,6 +168,7 @@ def _plan(store: Store, versions: list[FileInfo], cutoff: float, report: GcRepor
     keep: set[str] = set()
     for info in in_use:
         keep.update(f.path for f in read_manifest(store, version_of(info.path) or 0).files)
+        keep.update(part_paths(store, version_of(info.path) or 0))
     sizes = 0
     if settled:
         covered = covered_set(read_manifest(store, version_of(settled[-1].path) or 0))
@@ -180,6 +184,10 @@ def _plan(store: Store, versions: list[FileInfo], cutoff: float, report: GcRepor
         if versions[i + 1].mtime <= cutoff:
             report.manifests.append(info.path)
             sizes += info.size
+    for part in list_parts(store):
+        if part.path not in keep and part.mtime <= cutoff:
+            report.manifest_parts.append(part.path)
+            sizes += part.size
     report.bytes = sizes
 
 

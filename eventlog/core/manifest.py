@@ -9,16 +9,26 @@ Covered segments are kept forever (a few bytes each: per partition and writer, t
 first sequence numbers of the segment names). They are tombstones: if gc deleted a covered segment
 and a spool recovery published it again under the same name, readers still skip it.
 
-Manifests are immutable, so parsed versions are cached in-process by (store, version).
+A version is sharded by experiment, so a read loads only the experiments it touches: the version
+file is a small root naming one *part* per experiment (`_manifest/parts/experiment=<e>/part-<sha>.json`,
+the experiment's compacted files and tombstones), and a commit writes new parts only for the
+experiments it changed; the others are named again. Parts are content-addressed and written
+before the root, so the root's create-if-absent stays the one commit point; a part no version
+uses any more is deleted by gc. A version written before sharding (`files` and `covered` inline,
+no `parts`) is read as one whole; the next commit on top of it writes parts.
+
+Manifests are immutable, so parsed roots and parts are cached in-process.
 """
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import time
 import uuid
 from collections import OrderedDict
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
+from typing import Any
 
 import msgspec
 
@@ -30,9 +40,11 @@ __all__ = [
     "Manifest",
     "covered_set",
     "latest_version",
+    "list_parts",
     "list_versions",
     "load_latest",
     "manifest_path",
+    "part_paths",
     "partition_of",
     "read_manifest",
     "segment_id",
@@ -40,7 +52,10 @@ __all__ = [
 ]
 
 _CACHE_SIZE = 8
-_cache: OrderedDict[tuple[str, int], Manifest] = OrderedDict()
+_PART_CACHE_SIZE = 512
+_PARTS = f"{layout.MANIFESTS}/parts"
+_roots: OrderedDict[tuple[str, int], _Root] = OrderedDict()
+_parts: OrderedDict[tuple[str, str], _Part] = OrderedDict()
 
 
 class CompactedFile(msgspec.Struct, frozen=True):
@@ -69,8 +84,11 @@ class Manifest(msgspec.Struct):
         version: the version number (0: no manifest yet).
         commit: a unique id of the commit attempt (tells an unknown-outcome retry whether it won).
         created: wall-clock time of the commit (epoch seconds; informational).
-        files: the visible compacted files.
+        files: the visible compacted files (of the experiments read, see `read_manifest`).
         covered: partition -> writer -> delta-encoded first sequence numbers of covered segments.
+        parts: experiment -> path of its committed part, for the experiments this version has
+            not changed since it was read (a commit writes parts for the others).
+        complete: True if every experiment was read (only a complete manifest can evolve).
     """
 
     version: int = 0
@@ -78,6 +96,8 @@ class Manifest(msgspec.Struct):
     created: float = 0.0
     files: list[CompactedFile] = []
     covered: dict[str, dict[str, list[int]]] = {}
+    parts: dict[str, str] = {}
+    complete: bool = True
 
     def covered_ids(self, partitions: Iterable[str] | None = None) -> set[tuple[str, str, int]]:
         """Every covered segment as (partition, writer, first_seq); only those of `partitions` if given.
@@ -105,10 +125,16 @@ class Manifest(msgspec.Struct):
 
         Returns:
             A new `Manifest` with version + 1 and a fresh commit id (not yet committed).
+
+        Raises:
+            ValueError: this manifest was read for some experiments only.
         """
+        self._check_complete()
         removed = set(remove_files)
-        files = [f for f in self.files if f.path not in removed] + list(add_files)
+        added_files = list(add_files)
+        files = [f for f in self.files if f.path not in removed] + added_files
         added = set(add_covered)
+        changed = {layout.experiment_of(p) for p in [*removed, *(f.path for f in added_files), *(p for p, _, _ in added)]}
         # Only the partitions gaining segments are decoded and encoded again; the others are copied.
         touched = _encode_covered(self.covered_ids({partition for partition, _, _ in added}) | added)
         return Manifest(
@@ -117,6 +143,7 @@ class Manifest(msgspec.Struct):
             created=time.time(),
             files=sorted(files, key=lambda f: f.path),
             covered=dict(sorted({**self.covered, **touched}.items())),
+            parts={e: path for e, path in self.parts.items() if e not in changed},
         )
 
     def without_experiment(self, experiment: str) -> Manifest:
@@ -124,18 +151,71 @@ class Manifest(msgspec.Struct):
 
         Returns:
             A new `Manifest` with version + 1 and a fresh commit id (not yet committed).
+
+        Raises:
+            ValueError: this manifest was read for some experiments only.
         """
+        self._check_complete()
         return Manifest(
             version=self.version + 1,
             commit=uuid.uuid4().hex,
             created=time.time(),
             files=[f for f in self.files if layout.experiment_of(f.partition) != experiment],
             covered={p: w for p, w in self.covered.items() if layout.experiment_of(p) != experiment},
+            parts={e: path for e, path in self.parts.items() if e != experiment},
         )
 
-    def encode(self) -> bytes:
-        """The JSON bytes of this manifest."""
-        return msgspec.json.encode(self)
+    def encode(self) -> tuple[bytes, dict[str, bytes]]:
+        """The root's JSON bytes, and the parts it names that are new (path -> JSON bytes).
+
+        Raises:
+            ValueError: this manifest was read for some experiments only.
+        """
+        self._check_complete()
+        files: dict[str, list[CompactedFile]] = {}
+        covered: dict[str, dict[str, dict[str, list[int]]]] = {}
+        for f in self.files:
+            files.setdefault(_experiment(f.partition), []).append(f)
+        for partition, writers in self.covered.items():
+            covered.setdefault(_experiment(partition), {})[partition] = writers
+        parts: dict[str, str] = {}
+        new: dict[str, bytes] = {}
+        for experiment in sorted(files.keys() | covered.keys()):
+            if experiment in self.parts:
+                parts[experiment] = self.parts[experiment]
+                continue
+            body = msgspec.json.encode(_Part(files.get(experiment, []), covered.get(experiment, {})))
+            path = f"{layout.experiment_dir(_PARTS, experiment)}/part-{hashlib.sha256(body).hexdigest()[:32]}.json"
+            parts[experiment] = path
+            new[path] = body
+        root = _Root(self.version, self.commit, self.created, parts=parts)
+        return msgspec.json.encode(root), new
+
+    def _check_complete(self) -> None:
+        if not self.complete:
+            raise ValueError(f"manifest version {self.version} was read for some experiments only; read it whole to change it")
+
+
+class _Part(msgspec.Struct):
+    """One experiment's share of a version: its compacted files and tombstones."""
+
+    files: list[CompactedFile] = []
+    covered: dict[str, dict[str, list[int]]] = {}
+
+
+class _Root(msgspec.Struct):
+    """A version file: `parts` for a sharded version; `files` and `covered` inline for one written before."""
+
+    version: int = 0
+    commit: str = ""
+    created: float = 0.0
+    files: list[CompactedFile] = []
+    covered: dict[str, dict[str, list[int]]] = {}
+    parts: dict[str, str] | None = None
+
+
+def _experiment(partition: str) -> str:
+    return layout.experiment_of(partition) or ""
 
 
 class _Covered:
@@ -198,7 +278,7 @@ def version_of(path: str) -> int | None:
 
 def list_versions(store: Store) -> list[FileInfo]:
     """Every manifest file in the store (with storage mtimes), oldest version first."""
-    found = [f for f in store.find(layout.MANIFESTS) if version_of(f.path) is not None]
+    found = [f for f in store.find(layout.MANIFESTS) if f.path.count("/") == 1 and version_of(f.path) is not None]
     return sorted(found, key=lambda f: version_of(f.path) or 0)
 
 
@@ -208,32 +288,85 @@ def latest_version(store: Store) -> int:
     return (version_of(versions[-1].path) or 0) if versions else 0
 
 
-def read_manifest(store: Store, version: int) -> Manifest:
+def read_manifest(store: Store, version: int, experiments: Callable[[str], bool] | None = None) -> Manifest:
     """Read and parse manifest `version` (0 gives the empty manifest).
 
+    Args:
+        store: the store.
+        version: the version number.
+        experiments: read only the parts of experiments for which this returns True (None: all).
+            The result is then not `complete`: it can be read, not evolved.
+
     Raises:
-        FileNotFoundError: that version does not exist (never committed, or removed by gc).
+        FileNotFoundError: that version (or a part it names) does not exist (never committed, or removed by gc).
         msgspec.DecodeError: the file is not a valid manifest.
     """
     if version == 0:
         return Manifest()
-    key = (store.uri, version)
-    cached = _cache.get(key)
-    if cached is not None:
-        _cache.move_to_end(key)
-        return cached
-    path = manifest_path(version)
+    root = _read_root(store, version)
+    if root.parts is None:  # written before sharding: one whole
+        return Manifest(root.version, root.commit, root.created, root.files, root.covered)
+    chosen = {e: p for e, p in root.parts.items() if experiments is None or experiments(e)}
+    files: list[CompactedFile] = []
+    covered: dict[str, dict[str, list[int]]] = {}
+    for path in chosen.values():
+        part = _read_part(store, path)
+        files.extend(part.files)
+        covered.update(part.covered)
+    return Manifest(
+        root.version,
+        root.commit,
+        root.created,
+        sorted(files, key=lambda f: f.path),
+        dict(sorted(covered.items())),
+        parts=dict(root.parts),
+        complete=len(chosen) == len(root.parts),
+    )
+
+
+def part_paths(store: Store, version: int) -> list[str]:
+    """The part files version `version` names (none for a version written before sharding).
+
+    Raises:
+        FileNotFoundError: that version does not exist.
+    """
+    if version == 0:
+        return []
+    return sorted((_read_root(store, version).parts or {}).values())
+
+
+def list_parts(store: Store) -> list[FileInfo]:
+    """Every manifest part in the store, with storage mtimes (gc deletes those no version in use names)."""
+    return store.find(_PARTS)
+
+
+def _read_root(store: Store, version: int) -> _Root:
+    return _cached(_roots, (store.uri, version), _CACHE_SIZE, lambda: _decode(store, manifest_path(version), _Root))
+
+
+def _read_part(store: Store, path: str) -> _Part:
+    return _cached(_parts, (store.uri, path), _PART_CACHE_SIZE, lambda: _decode(store, path, _Part))
+
+
+def _cached(cache: OrderedDict[Any, Any], key: Any, size: int, load: Callable[[], Any]) -> Any:
+    found = cache.get(key)
+    if found is not None:
+        cache.move_to_end(key)
+        return found
+    found = cache[key] = load()
+    while len(cache) > size:
+        cache.popitem(last=False)
+    return found
+
+
+def _decode(store: Store, path: str, kind: type[Any]) -> Any:
     try:
-        manifest = msgspec.json.decode(store.read(path), type=Manifest)
+        return msgspec.json.decode(store.read(path), type=kind)
     except msgspec.DecodeError as exc:  # every reader, compaction and gc stops here: say which file
         raise msgspec.DecodeError(
             f"{path} in {store.uri} is not a valid manifest ({exc}); it is damaged or was not written by eventlog: "
             "restore it from a backup"
         ) from exc
-    _cache[key] = manifest
-    while len(_cache) > _CACHE_SIZE:
-        _cache.popitem(last=False)
-    return manifest
 
 
 def load_latest(store: Store, *, attempts: int = 10) -> Manifest:

@@ -6,7 +6,6 @@ subprocess at a step. After each kill, a later compaction finishes the job.
 
 from __future__ import annotations
 
-import os
 import signal
 import subprocess
 import sys
@@ -94,7 +93,7 @@ def test_a_commit_whose_write_did_not_land_is_written_again(local_uri: str, monk
     failed: list[str] = []
 
     def lost_on_the_way(path: str, data: bytes) -> None:
-        if path.startswith("_manifest/") and not failed:
+        if path == manifest.manifest_path(1) and not failed:
             failed.append(path)
             raise OSError("connection reset before the request was sent")
         create(path, data)
@@ -104,6 +103,24 @@ def test_a_commit_whose_write_did_not_land_is_written_again(local_uri: str, monk
     assert failed == [manifest.manifest_path(1)]
     assert report.version == 1 and report.conflicts == 0
     assert seen(store) == (logged, logged)
+
+
+def test_a_manifest_part_whose_write_did_not_land_is_written_again(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(local_uri)
+    logged = write_segments(store, "a", segments=5, events=100)
+    create = store.create
+    failed: list[str] = []
+
+    def lost_on_the_way(path: str, data: bytes) -> None:
+        if path.startswith("_manifest/parts/") and not failed:
+            failed.append(path)
+            raise OSError("connection reset before the request was sent")
+        create(path, data)
+
+    monkeypatch.setattr(store, "create", lost_on_the_way)
+    report = compact(store)
+    assert len(failed) == 1 and manifest.part_paths(store, 1) == failed
+    assert report.version == 1 and seen(store) == (logged, logged)
 
 
 def test_a_crash_during_gc_leaves_readers_whole_and_a_later_gc_finishes(local_uri: str) -> None:
@@ -156,7 +173,9 @@ def test_sigkill_of_a_compactor_process_at_a_step(local_uri: str, step: str) -> 
     # The orphan of the killed compaction (if it never committed) is gc'd; nothing visible changes.
     collect_garbage(store, grace=0, force=True, dry_run=False)
     assert len(store.find("cmp")) == 1 and seen(store) == (logged, logged)
-    assert os.listdir(store.full_path("_manifest")) == [os.path.basename(manifest.manifest_path(manifest.latest_version(store)))]
+    latest = manifest.latest_version(store)
+    assert [f.path for f in manifest.list_versions(store)] == [manifest.manifest_path(latest)]
+    assert sorted(f.path for f in manifest.list_parts(store)) == manifest.part_paths(store, latest)  # orphan parts gc'd
 
 
 def test_a_merge_slower_than_the_grace_checks_gc_left_its_files(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
