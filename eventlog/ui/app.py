@@ -29,6 +29,7 @@ import threading
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, quote, unquote
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
@@ -90,9 +91,7 @@ class _Guard:
                 for part in value.split(b";"):
                     key, _, cookie = part.strip().partition(b"=")
                     if key == COOKIE.encode():
-                        offered.append(cookie)
-        from urllib.parse import parse_qs
-
+                        offered.append(unquote(cookie.decode("latin-1")).encode())
         query = parse_qs(scope.get("query_string", b"").decode("latin-1"))
         in_query = [v.encode() for v in query.get("token", [])]
         return offered + in_query, bool(in_query)
@@ -119,7 +118,9 @@ class _Guard:
                     scope, receive, send
                 )
                 return
-        cookie = f"{COOKIE}={self.expected.decode()}; Path=/; HttpOnly; SameSite=Strict".encode() if set_cookie and self.expected else None
+        cookie = None
+        if set_cookie and self.expected is not None:  # quoted: a token may hold `;`, `,` or blanks
+            cookie = f"{COOKIE}={quote(self.expected.decode(), safe='')}; Path=/; HttpOnly; SameSite=Strict".encode()
 
         async def with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
@@ -323,6 +324,4 @@ def _warm_up(cache: RunsCache) -> None:
 
 
 def _quote(name: str) -> str:
-    from urllib.parse import quote
-
     return quote(name, safe="")

@@ -10,6 +10,7 @@ costs.
 
 from __future__ import annotations
 
+import fnmatch
 import hashlib
 import threading
 import time
@@ -114,8 +115,6 @@ def _has_running(table: pl.DataFrame) -> bool:
 def _choose_columns(table: pl.DataFrame, columns: list[str] | None) -> list[str]:
     if not columns:
         return table.columns
-    import fnmatch
-
     chosen = [c for c in table.columns if c in _ALWAYS or any(fnmatch.fnmatchcase(c, pattern) for pattern in columns)]
     return chosen
 

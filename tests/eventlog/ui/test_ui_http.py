@@ -248,6 +248,15 @@ def test_the_token_is_required_on_every_request_when_set(filled_store: str) -> N
         assert http.get("/static/app.js").status_code == 200
 
 
+def test_a_token_with_cookie_special_characters_works_through_the_cookie(filled_store: str) -> None:
+    token = "a;b, c=d/é"
+    with UIThread(filled_store, token=token) as ui, httpx.Client(base_url=ui.url) as http:
+        assert http.get("/", params={"token": token}).status_code == 200
+        assert http.get("/api/experiments").status_code == 200
+        http.cookies.clear()
+        assert http.get("/api/experiments").status_code == 401
+
+
 def test_serving_beyond_loopback_needs_a_token(tmp_path: Path) -> None:
     with pytest.raises(ValueError, match="without a token"):
         check_bind("0.0.0.0", None)
