@@ -43,12 +43,11 @@ async function loadExperiments() {
   const info = await EL.get("api/info");
   $("store").textContent = info.store;
   const { experiments } = await EL.get("api/experiments");
-  const select = $("experiment");
-  select.replaceChildren(EL.el("option", { value: "*" }, `* (all ${experiments.length})`),
-    ...experiments.map((name) => EL.el("option", { value: name }, name)));
+  $("experiments").replaceChildren(EL.el("option", { value: "*" }, `all ${experiments.length}`),
+    ...experiments.map((name) => EL.el("option", { value: name })));
   const wanted = new URLSearchParams(location.hash.slice(1)).get("experiment");
-  state.experiment = wanted && (wanted === "*" || experiments.includes(wanted)) ? wanted : experiments.length === 1 ? experiments[0] : "*";
-  select.value = state.experiment;
+  state.experiment = wanted || (experiments.length === 1 ? experiments[0] : "*");
+  $("experiment").value = state.experiment;
 }
 
 async function loadRuns() {
@@ -357,7 +356,7 @@ async function main() {
   if (hash.get("key")) $("key").value = hash.get("key");
   if (hash.get("runs")) state.selected = hash.get("runs").split(",").filter(Boolean);
   await loadExperiments();
-  $("experiment").addEventListener("change", () => { state.experiment = $("experiment").value; state.offset = 0; saveHash(); loadRuns(); });
+  $("experiment").addEventListener("change", () => { state.experiment = $("experiment").value || "*"; state.offset = 0; saveHash(); loadRuns(); });
   $("filter").addEventListener("input", debounce(() => { state.filter = $("filter").value; state.offset = 0; loadRuns(); }, 300));
   $("prev").addEventListener("click", () => { state.offset = Math.max(0, state.offset - PAGE); loadRuns(); });
   $("next").addEventListener("click", () => { state.offset += PAGE; loadRuns(); });
