@@ -40,6 +40,7 @@ from eventlog.core.names import check_text
 from eventlog.core.segment import Segment, encode_table
 from ingest.columns import numeric, numeric_or_null, string_map, strings
 from ingest.quarantine import Quarantine
+from ingest.tensors import to_floats
 
 __all__ = ["SCALAR_WIDTH", "Slot", "WriteBuffer"]
 
@@ -112,6 +113,7 @@ class WriteBuffer:
         self._slot_columns: _SlotColumns | None = None
         self._sealed: list[_Sealed] = []
         self._sealed_events = 0
+        self.deferred = 0  # tensors in scalar_rows left for the flusher to convert (ingest.tensors)
         self._lock = threading.RLock()  # re-entrant: a SIGTERM handler may register a slot mid-registration
 
     # -- registration (slow path, rare) ---------------------------------------------------------
@@ -188,6 +190,7 @@ class WriteBuffer:
                 sealed = self._seal_around_bad_rows(scalar, blocks, generic, exc)
             # Only now, with nothing left to fail: a conversion error leaves every row where it was.
             del self.scalar_rows[: len(scalar)]
+            self.deferred = 0  # converted (a tensor appended meanwhile is not counted: the bound is loose)
             del self.block_rows[: len(blocks)]
             del self.generic_rows[: len(generic)]
             self._sealed.extend(sealed)
@@ -309,7 +312,7 @@ class WriteBuffer:
             return None
         return _Part(
             slot=np.array(rows[0::SCALAR_WIDTH], dtype=np.int32),
-            value=numeric(np.array(rows[1::SCALAR_WIDTH], dtype=np.float64)),
+            value=numeric(_float64(rows[1::SCALAR_WIDTH])),
             value_json=pa.nulls(len(rows) // SCALAR_WIDTH, pa.string()),
             step=_steps(rows[2::SCALAR_WIDTH]),
             dt=np.array(rows[3::SCALAR_WIDTH], dtype=np.int64),
@@ -464,3 +467,12 @@ def _no_extras(n: int) -> Any:
     """A map column of `n` empty maps, built without a Python object per row."""
     offsets = numeric(np.zeros(n + 1, dtype=np.int32))
     return pa.MapArray.from_arrays(offsets, strings([]), strings([]), type=_MAP_TYPE)
+
+
+def _float64(values: list[Any]) -> np.ndarray[Any, Any]:
+    """The metric values as float64s; deferred tensors (ingest.tensors) are converted here, where
+    numpy alone fails on a tensor that lives on an accelerator."""
+    try:
+        return np.array(values, dtype=np.float64)
+    except (TypeError, ValueError, RuntimeError):
+        return np.array(to_floats(values), dtype=np.float64)

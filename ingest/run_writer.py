@@ -24,6 +24,8 @@ from typing import TYPE_CHECKING, Any
 from eventlog.core.names import check_text, validate_extra_name, validate_key
 from eventlog.core.values import event_value, to_dt_ns, to_json, to_number, to_step
 from ingest.hot_path import make_log_metric
+from ingest.tensors import MAX_PENDING as MAX_PENDING_TENSORS
+from ingest.tensors import is_tensor, tensor_value
 
 if TYPE_CHECKING:
     from ingest.recorder import Recorder
@@ -159,7 +161,12 @@ class RunWriter:
             self._redirect(key, value, step, dt, extra)
             return
         validate_key(key)
-        number = to_number(value, key=key)
+        # A 0-d tensor on an accelerator is kept as it is, for the flusher to convert: float()
+        # here would wait for the device's queue (ingest.tensors). Plain rows only, and a bounded number.
+        deferred = False
+        if is_tensor(value):
+            value, deferred = tensor_value(value, defer=not extra and dt is None and self._buffer.deferred < MAX_PENDING_TENSORS)
+        number: Any = value if deferred else to_number(value, key=key)
         step = to_step(step)
         if extra or dt is not None:
             self._append_generic("metric", key, number, None, step, to_dt_ns(dt), _strings(extra))
@@ -169,6 +176,8 @@ class RunWriter:
                 code = self._codes[key] = self._slot("metric", key)
             if self._buffer.pending() < self._recorder.threshold or self._recorder.full():
                 self._buffer.add_metrics([(code, number, step, time.time_ns())])
+                if deferred:
+                    self._buffer.deferred += 1
         self._recorder.raise_unreported_error()
 
     def _log_metrics_slow(self, mapping: Mapping[str, Any], step: Any, dt: Any) -> None:
