@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from eventlog.compaction.compactor import forget_experiment
 from eventlog.core import layout
+from eventlog.core.run_claims import forget_high_water
 from eventlog.core.store import Store
 
 __all__ = ["clear_experiment"]
@@ -26,4 +27,5 @@ def clear_experiment(store: Store, experiment: str) -> int:
     store.delete(paths)
     for prefix in prefixes:  # left behind, they would keep the experiment in `list_experiments`
         store.remove_empty_dirs(prefix)
+    forget_high_water(store, experiment)  # run numbers start at 1 again (in this process; others skip ahead)
     return len(paths)
