@@ -63,16 +63,11 @@ class Slot(NamedTuple):
     extra: tuple[tuple[str, str], ...]
 
 
-class _SlotColumns(NamedTuple):
-    """Per-slot columns, indexed by slot number; rebuilt only when slots were registered."""
+class _SlotTable(NamedTuple):
+    """The slots one sealed table uses, renumbered 0..k-1: its dictionaries hold only those."""
 
-    slots: int  # how many slots these columns cover
-    experiments: list[str]  # the experiment of each slot
-    exp_index: np.ndarray[Any, Any]  # each slot's experiment as a small int (for partitioning)
-    run: Any  # pa.int64
-    event: Any  # pa.string
-    key: Any  # pa.string
-    extra: Any  # pa map<string, string>, or None when no slot has extras
+    indices: Any  # pa.int32: each row's slot in this table's numbering
+    slots: list[Slot]  # the slots used, in that numbering
 
 
 class _Sealed(NamedTuple):
@@ -110,7 +105,9 @@ class WriteBuffer:
         self._slot_ids: dict[Slot, int] = {}
         self._keysets: list[np.ndarray[Any, Any]] = []
         self._keyset_ids: dict[tuple[int, ...], int] = {}
-        self._slot_columns: _SlotColumns | None = None
+        # each slot's experiment as a small int (for partitioning), grown by doubling at registration
+        self._slot_experiment: np.ndarray[Any, Any] = np.zeros(64, dtype=np.int64)
+        self._experiment_ids: dict[str, int] = {}
         self._sealed: list[_Sealed] = []
         self._sealed_events = 0
         self.deferred = 0  # tensors in scalar_rows left for the flusher to convert (ingest.tensors)
@@ -134,9 +131,18 @@ class WriteBuffer:
             found = self._slot_ids.get(entry)
             if found is None:
                 found = len(self._slots)
+                self._note_experiment(found, experiment)  # before the slot is visible to any row
                 self._slots.append(entry)
                 self._slot_ids[entry] = found
             return found
+
+    def _note_experiment(self, slot: int, experiment: str) -> None:
+        """Record slot `slot`'s experiment in O(1) (amortised): registering a run costs the same at 10,000 runs as at one."""
+        if slot >= len(self._slot_experiment):
+            grown = np.zeros(2 * len(self._slot_experiment), dtype=np.int64)
+            grown[: len(self._slot_experiment)] = self._slot_experiment
+            self._slot_experiment = grown  # a drain holding the old array still finds every slot it sees
+        self._slot_experiment[slot] = self._experiment_ids.setdefault(experiment, len(self._experiment_ids))
 
     def keyset(self, slots: tuple[int, ...]) -> int:
         """The id of a tuple of slots (the keys of one `log_metrics` mapping), registering it if new."""
@@ -362,37 +368,25 @@ class WriteBuffer:
         """The extra column of a part: its rows' own, else its slots' (run-level) extras."""
         if part.extra is not None:
             return part.extra
-        by_slot = self._columns_of_slots()
-        if by_slot.extra is None:
-            return _no_extras(len(part.slot))
-        return by_slot.extra.take(numeric(part.slot.astype(np.int32, copy=False)))
+        used = self._slot_table(part.slot)
+        return self._extras_of(used, len(part.slot))
 
-    def _columns_of_slots(self) -> _SlotColumns:
-        # Slots only ever grow (one per run x key), so these are rebuilt only after a registration,
-        # not on every drain and partition.
-        count = len(self._slots)
-        cached = self._slot_columns
-        if cached is not None and cached.slots == count:
-            return cached
-        table = self._slots[:count]
-        names = sorted({s.experiment for s in table})
-        index = {name: i for i, name in enumerate(names)}
-        has_extras = any(s.extra for s in table)
-        self._slot_columns = _SlotColumns(
-            slots=count,
-            experiments=[s.experiment for s in table],
-            exp_index=np.fromiter((index[s.experiment] for s in table), dtype=np.int64, count=count),
-            run=numeric(np.fromiter((s.run for s in table), dtype=np.int64, count=count)),
-            event=strings([s.event for s in table]),
-            key=strings([s.key for s in table]),
-            extra=string_map([s.extra for s in table], _MAP_TYPE) if has_extras else None,
-        )
-        return self._slot_columns
+    def _extras_of(self, used: _SlotTable, rows: int) -> Any:
+        if not any(slot.extra for slot in used.slots):
+            return _no_extras(rows)
+        return string_map([slot.extra for slot in used.slots], _MAP_TYPE).take(used.indices)
+
+    def _slot_table(self, slots: np.ndarray[Any, Any]) -> _SlotTable:
+        """The slots `slots` uses, renumbered: linear in the rows, whatever the number of slots registered."""
+        used = np.flatnonzero(np.bincount(slots))
+        renumber = np.zeros(int(used[-1]) + 1, dtype=np.int32)
+        renumber[used] = np.arange(len(used), dtype=np.int32)
+        registry = self._slots
+        return _SlotTable(numeric(renumber[slots]), [registry[i] for i in used.tolist()])
 
     def _partitions(self, slots: np.ndarray[Any, Any], dts: np.ndarray[Any, Any], columns: dict[str, Any]) -> list[_Sealed]:
-        by_slot = self._columns_of_slots()
         days = dts // _NS_PER_DAY
-        group_key = by_slot.exp_index[slots] * 1_000_000 + (days - days.min())
+        group_key = self._slot_experiment[slots] * 1_000_000 + (days - days.min())
         groups: list[Any]
         if group_key.min() == group_key.max():
             groups = [None]
@@ -405,28 +399,23 @@ class WriteBuffer:
             g_slots = slots if rows is None else slots[rows]
             g_dts = dts if rows is None else dts[rows]
             g_columns = columns if rows is None else {k: v.take(numeric(rows)) for k, v in columns.items()}
-            sealed.append(self._sealed_table(g_slots, g_dts, g_columns, by_slot))
+            sealed.append(self._sealed_table(g_slots, g_dts, g_columns))
         return sealed
 
-    def _sealed_table(
-        self,
-        slots: np.ndarray[Any, Any],
-        dts: np.ndarray[Any, Any],
-        columns: dict[str, Any],
-        by_slot: _SlotColumns,
-    ) -> _Sealed:
+    def _sealed_table(self, slots: np.ndarray[Any, Any], dts: np.ndarray[Any, Any], columns: dict[str, Any]) -> _Sealed:
         n = len(slots)
         first_seq = self.next_seq
         self.next_seq += n
         ident = self.identity
-        indices = numeric(slots.astype(np.int32, copy=False))
+        used = self._slot_table(slots)  # dictionaries of the slots this table uses, not of every slot ever
+        indices = used.indices
         zeros = numeric(np.zeros(n, dtype=np.int32))
         schema = arrow_schema()
         arrays = {
-            "run": by_slot.run.take(indices),
+            "run": numeric(np.array([slot.run for slot in used.slots], dtype=np.int64)).take(indices),
             "step": columns["step"],
-            "event": pa.DictionaryArray.from_arrays(indices, by_slot.event),
-            "key": pa.DictionaryArray.from_arrays(indices, by_slot.key),
+            "event": pa.DictionaryArray.from_arrays(indices, strings([slot.event for slot in used.slots])),
+            "key": pa.DictionaryArray.from_arrays(indices, strings([slot.key for slot in used.slots])),
             "value": columns["value"],
             "value_json": columns["value_json"],
             "dt": numeric(dts // 1_000, _DT_TYPE),  # nanoseconds in memory, microseconds in files
@@ -435,10 +424,10 @@ class WriteBuffer:
             "rank": pa.nulls(n, pa.int64()) if ident.rank is None else numeric(np.full(n, ident.rank, dtype=np.int64)),
             "writer": pa.DictionaryArray.from_arrays(zeros, strings([ident.writer])),
             "seq": numeric(np.arange(first_seq, first_seq + n, dtype=np.int64)),
-            "extra": columns["extra"] if "extra" in columns else _no_extras(n) if by_slot.extra is None else by_slot.extra.take(indices),
+            "extra": columns["extra"] if "extra" in columns else self._extras_of(used, n),
         }
         return _Sealed(
-            experiment=by_slot.experiments[int(slots[0])],
+            experiment=used.slots[0].experiment,
             date=date_of_ns(int(dts[0])),
             first_seq=first_seq,
             table=pa.table([arrays[name] for name in schema.names], names=schema.names),
