@@ -85,6 +85,7 @@ def main() -> None:
     figure = exp.plot(["val/acc", "train/loss"], smooth=0.9)
     figure.savefig("spirals.png")
     print("\nplotted val/acc and train/loss of every run to spirals.png")
+    print(f"\nsee every run and curve in the browser: .venv/bin/eventlog ui --store {log.uri}")
 
 
 if __name__ == "__main__":
