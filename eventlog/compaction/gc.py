@@ -16,7 +16,10 @@ so a machine whose clock is off cannot shorten the grace period:
   killed between writing and renaming leaves one, and a live writer renames its own within
   seconds;
 - a file named by a pinned snapshot (`eventlog.core.pins`) is kept until the pin expires, and an
-  expired pin is deleted.
+  expired pin is deleted;
+- a tombstone (a covered segment's entry in the manifest) is dropped once its segment is gone and
+  its partition is `TOMBSTONE_DAYS` old (`eventlog.core.tombstones` says why that is safe): gc
+  commits a manifest version without them, so manifests stop growing with the archive's history.
 
 Dry run by default; a grace period under `MIN_GRACE` seconds is refused unless `force=True`.
 """
@@ -28,10 +31,21 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
+from eventlog.compaction.commit import try_create
 from eventlog.core import layout
-from eventlog.core.manifest import covered_set, list_parts, list_versions, part_paths, read_manifest, version_of
+from eventlog.core.manifest import (
+    covered_set,
+    list_parts,
+    list_versions,
+    load_latest,
+    part_paths,
+    read_manifest,
+    segment_id,
+    version_of,
+)
 from eventlog.core.pins import MIN_GRACE, active_pins, expired_pins
 from eventlog.core.store import FileInfo, Store
+from eventlog.core.tombstones import expired_tombstones
 from eventlog.errors import UnsafeGraceError
 
 __all__ = ["MIN_GRACE", "GcReport", "UnsafeGraceError", "collect_garbage"]
@@ -53,6 +67,7 @@ class GcReport:
         temporary: temporary files left by killed writers.
         pins: expired pins.
         pinned: files gc would have deleted but a pin still holds.
+        tombstones_expired: tombstones dropped from the manifest (would be, in a dry run).
         bytes: total size of those files.
         seconds: wall time.
         clock_offset: the storage's clock minus this machine's, in seconds (None: the storage
@@ -68,6 +83,7 @@ class GcReport:
     temporary: list[str] = field(default_factory=list)
     pins: list[str] = field(default_factory=list)
     pinned: int = 0
+    tombstones_expired: int = 0
     bytes: int = 0
     seconds: float = 0.0
     clock_offset: float | None = None
@@ -84,6 +100,7 @@ class GcReport:
             f"{len(self.manifests)} old manifest(s) ({len(self.manifest_parts)} part(s))"
             + (f", {len(self.temporary)} leftover temporary file(s)" if self.temporary else "")
             + (f", {len(self.pins)} expired pin(s); kept {self.pinned} pinned file(s)" if self.pins or self.pinned else "")
+            + (f", {self.tombstones_expired} expired tombstone(s)" if self.tombstones_expired else "")
             + f", {self.bytes / 1e6:.1f} MB (grace {self.grace:g} s, {self.seconds:.2f} s)"
             f"{self._clock_note()}"
         )
@@ -144,8 +161,25 @@ def collect_garbage(
             report.bytes += leftover.size
     if not dry_run:
         _delete(store, report, progress, _fault)
+    if versions:
+        _expire_tombstones(store, now, report, dry_run)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _expire_tombstones(store: Store, now: float, report: GcReport, dry_run: bool, *, retries: int = 8) -> None:
+    """Commit a version without the tombstones that may expire (count them only, in a dry run)."""
+    planned = set(report.segments) if dry_run else set()
+    for _ in range(retries):
+        base = load_latest(store)
+        listed = {sid for f in store.find(layout.SEGMENTS) if f.path not in planned and (sid := segment_id(f.path)) is not None}
+        expired = expired_tombstones(base, listed, now)
+        report.tombstones_expired = len(expired)
+        if not expired or dry_run:
+            return
+        if try_create(store, base.evolve(expire_covered=expired), lambda _: None):
+            return
+    _log.warning("eventlog gc: other commits kept winning; the expired tombstones stay until the next gc")
 
 
 def _storage_now(store: Store, report: GcReport) -> float:

@@ -120,8 +120,11 @@ class Manifest(msgspec.Struct):
         add_files: Iterable[CompactedFile] = (),
         remove_files: Iterable[str] = (),
         add_covered: Iterable[tuple[str, str, int]] = (),
+        expire_covered: Iterable[tuple[str, str, int]] = (),
     ) -> Manifest:
-        """The next version: this one with files added/removed and segments newly covered.
+        """The next version: this one with files added/removed, segments newly covered, tombstones expired.
+
+        `expire_covered` drops tombstones (see `eventlog.core.tombstones` for when that is safe).
 
         Returns:
             A new `Manifest` with version + 1 and a fresh commit id (not yet committed).
@@ -134,15 +137,21 @@ class Manifest(msgspec.Struct):
         added_files = list(add_files)
         files = [f for f in self.files if f.path not in removed] + added_files
         added = set(add_covered)
-        changed = {layout.experiment_of(p) for p in [*removed, *(f.path for f in added_files), *(p for p, _, _ in added)]}
+        expired = set(expire_covered)
+        changed = {
+            layout.experiment_of(p)
+            for p in [*removed, *(f.path for f in added_files), *(p for p, _, _ in added | expired)]
+        }
         # Only the partitions gaining segments are decoded and encoded again; the others are copied.
-        touched = _encode_covered(self.covered_ids({partition for partition, _, _ in added}) | added)
+        partitions = {partition for partition, _, _ in added | expired}
+        touched = _encode_covered((self.covered_ids(partitions) | added) - expired)
+        kept = {p: w for p, w in self.covered.items() if p not in partitions}  # a partition left empty goes
         return Manifest(
             version=self.version + 1,
             commit=uuid.uuid4().hex,
             created=time.time(),
             files=sorted(files, key=lambda f: f.path),
-            covered=dict(sorted({**self.covered, **touched}.items())),
+            covered=dict(sorted({**kept, **touched}.items())),
             parts={e: path for e, path in self.parts.items() if e not in changed},
         )
 

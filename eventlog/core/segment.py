@@ -11,6 +11,7 @@ no stored Arrow schema, so that dictionary-typed inputs read back as plain strin
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from functools import cache
 from typing import Any
@@ -63,9 +64,19 @@ def encode_table(table: Any) -> bytes:
 def publish(store: Store, segment: Segment) -> bool:
     """Publish a segment with create-if-absent.
 
+    A segment of a partition older than `tombstones.CHECKED_DAYS` days is first checked against
+    the visible compacted files (its tombstone may have expired: `eventlog.core.tombstones`).
+
     Returns:
-        True if this call created it, False if it was already there (an earlier try landed).
+        True if this call created it, False if it was already there (an earlier try landed, or
+        its events are already in a compacted file).
     """
+    from eventlog.core import tombstones  # it reads manifests, which read nothing of this module
+
+    if tombstones.is_old(segment.date, days=tombstones.CHECKED_DAYS, now=time.time()) and tombstones.already_compacted(
+        store, segment.experiment, segment.date, segment.writer, segment.data
+    ):
+        return False
     try:
         store.create(segment.path, segment.data)
     except AlreadyExistsError:
