@@ -14,7 +14,7 @@ import typer
 from eventlog import env
 from eventlog.cli.common import StoreOption, open_cli_store
 from eventlog.cli.output import err_console, out_console, print_report, progress_callback
-from eventlog.compaction import collect_garbage
+from eventlog.compaction import CompactionReport, CompactionWatcher, GcReport, collect_garbage
 from eventlog.compaction import compact as compact_store
 from eventlog.errors import UserError
 from ingest import recovery
@@ -30,14 +30,26 @@ def register(app: typer.Typer) -> None:
         experiment: Annotated[str, typer.Argument(help="Experiment name or glob.")] = "*",
         store: StoreOption = None,
         min_lag: Annotated[float | None, typer.Option(help="Only merge segments at least this many seconds old.")] = None,
+        watch: Annotated[bool, typer.Option("--watch", help="Keep compacting every --every seconds (automatic policy).")] = False,
+        every: Annotated[float, typer.Option(help="With --watch: seconds between cycles.")] = 60.0,
+        cycles: Annotated[int | None, typer.Option(help="With --watch: stop after this many cycles (default: never).")] = None,
+        gc_grace: Annotated[
+            float | None, typer.Option(help="With --watch: also delete unused files older than this many seconds.")
+        ] = None,
     ) -> None:
         """Merge small segments into large sorted files so that reads stay fast (safe while others write).
 
-        Example: [bold]eventlog compact --store s3://bucket/log --min-lag 60[/]
+        With --watch it runs until interrupted: a partition is merged once it holds 8 inputs at least
+        30 s old (--min-lag overrides); any number of watchers may share a store.
+
+        Example: [bold]eventlog compact --store s3://bucket/log --watch --every 60 --gc-grace 3600[/]
         """
         opened = open_cli_store(store)
+        policy: dict[str, Any] = {} if min_lag is None else {"min_lag": min_lag}
+        if watch:
+            _watch(opened, experiment, every, cycles, gc_grace, policy)
+            return
         with progress_callback(f"compacting {experiment}") as progress:
-            policy: dict[str, Any] = {} if min_lag is None else {"min_lag": min_lag}
             report = compact_store(opened, experiment, progress=progress, **policy)
         print_report(f"compacted {experiment} in {opened.uri}", report)
 
@@ -78,6 +90,9 @@ def register(app: typer.Typer) -> None:
         allow_anonymous: Annotated[
             bool, typer.Option(help="Listen beyond 127.0.0.1 without a token: anyone who reaches the port can write.")
         ] = False,
+        compact_every: Annotated[
+            float | None, typer.Option(help="Also compact the store every this many seconds (as compact --watch).")
+        ] = None,
     ) -> None:
         """Run the HTTP collector: remote writers log to http://HOST:PORT without store credentials.
 
@@ -92,5 +107,27 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise UserError(str(exc)) from None
         opened = open_cli_store(store, must_exist=False)  # fail early, with exit code 1, if the store is unreachable
-        err_console().print(f"serving {opened.uri} on http://{host}:{port}")
-        collector.serve(opened.uri, host=host, port=port, token=token, allow_anonymous=allow_anonymous)
+        watcher = None if compact_every is None else CompactionWatcher(opened, every=compact_every).start()
+        err_console().print(
+            f"serving {opened.uri} on http://{host}:{port}" + (f", compacting every {compact_every:g} s" if watcher else "")
+        )
+        try:
+            collector.serve(opened.uri, host=host, port=port, token=token, allow_anonymous=allow_anonymous)
+        finally:
+            if watcher is not None:
+                watcher.stop(timeout=5)
+
+
+def _watch(store: Any, experiment: str, every: float, cycles: int | None, gc_grace: float | None, policy: dict[str, Any]) -> None:
+    """`compact --watch`: cycles until Ctrl-C, one line per cycle that did something."""
+
+    def show(report: CompactionReport, collected: GcReport | None) -> None:
+        if report.partitions or report.failed or (collected is not None and collected.files):
+            out_console().print(f"{report}" + (f"; gc {collected}" if collected is not None and collected.files else ""))
+
+    watcher = CompactionWatcher(store, experiment, every=every, gc_grace=gc_grace, on_cycle=show, **policy)
+    err_console().print(f"compacting {experiment} in {store.uri} every {every:g} s (Ctrl-C stops)")
+    try:
+        watcher.run(cycles)
+    except KeyboardInterrupt:
+        pass
