@@ -5,9 +5,11 @@ Measured on this 2-core machine (benchmarks/bench_log.py): a method doing the sa
 So each run's `ingest.run_writer.RunWriter` builds one, and `Experiment` installs it as its
 instance attribute `log_metric` while the run is active.
 
-Everything unusual (a key seen for the first time in this run, a value that is not a float, a
-step that is not an int, an explicit `dt`, per-event extras, a full buffer) goes to `slow`, which
-validates, registers and appends. The writer forces every call onto the slow path by clearing
+Everything unusual (a key seen for the first time in this run, a value that is not a number of
+a plain type, a step that is not an int, an explicit `dt`, per-event extras, a full buffer) goes to
+`slow`, which validates, registers and appends. Python ints and numpy float/int scalars, which
+users log all the time, stay on the fast path: they are converted with `float()` there (an int too
+large for a float64 goes to `slow`, which says so); `bool` is not among them (`slow` decides). The writer forces every call onto the slow path by clearing
 `codes` (new extras, a background error, or the end of its run), so the closure needs no flag
 checks.
 """
@@ -18,9 +20,16 @@ from collections.abc import Callable
 from time import time_ns
 from typing import Any
 
+import numpy as np
+
 from ingest.buffer import SCALAR_WIDTH
 
-__all__ = ["make_log_metric"]
+__all__ = ["FAST_NUMBER_TYPES", "make_log_metric"]
+
+#: Value types besides float that `log_metric` converts on the fast path (exact types: not bool).
+FAST_NUMBER_TYPES = frozenset(
+    {int, np.float64, np.float32, np.float16, np.int64, np.int32, np.int16, np.int8, np.uint64, np.uint32, np.uint16, np.uint8}
+)
 
 
 def make_log_metric(
@@ -42,10 +51,20 @@ def make_log_metric(
     extend = rows.extend
     get = codes.get
     limit = threshold * SCALAR_WIDTH
+    numbers = FAST_NUMBER_TYPES
 
     def log_metric(key: str, value: Any, step: Any = None, dt: Any = None, **extra: Any) -> None:
         code = get(key)
-        if code is None or type(value) is not float or extra or dt is not None or (step is not None and type(step) is not int):
+        if type(value) is not float:
+            if type(value) not in numbers:
+                slow(key, value, step, dt, extra)
+                return
+            try:
+                value = float(value)
+            except OverflowError:  # an int past 1.8e308: the slow path raises the documented TypeError
+                slow(key, value, step, dt, extra)
+                return
+        if code is None or extra or dt is not None or (step is not None and type(step) is not int):
             slow(key, value, step, dt, extra)
             return
         if len(rows) >= limit and not full():

@@ -7,6 +7,7 @@ import threading
 import pytest
 
 import eventlog
+import query
 
 
 def test_steps_none_and_int_go_through_the_columns(local_uri: str) -> None:
@@ -57,3 +58,46 @@ def test_other_threads_log_through_the_slow_path_without_mixing_rows(local_uri: 
         rows = frame.filter(frame["key"] == f"t{offset}").sort("step")
         assert rows["value"].to_list() == [float(offset * 10_000 + i) for i in range(2000)]  # value matches its key and step
     log.close()
+
+
+def test_ints_and_numpy_scalars_take_the_fast_path_as_floats() -> None:
+    """The closure alone: a `slow` that raises proves which calls stay on the fast path."""
+    import numpy as np
+
+    from ingest.hot_path import make_log_metric
+
+    rows: list[object] = []
+
+    def slow(*call: object) -> None:
+        raise AssertionError(f"slow path taken for {call[:2]}")
+
+    log_metric = make_log_metric(rows, {"k": 7}, threshold=1_000, slow=slow, full=lambda: True)
+    values = [0.5, 3, np.float64(1.25), np.float32(0.75), np.int64(-4), np.uint8(200), np.float16(2.5)]
+    for step, value in enumerate(values):
+        log_metric("k", value, step=step)
+    assert rows[1::4] == [0.5, 3.0, 1.25, 0.75, -4.0, 200.0, 2.5]
+    assert all(type(v) is float for v in rows[1::4])
+    assert rows[0::4] == [7] * len(values) and rows[2::4] == list(range(len(values)))
+
+    slowed: list[object] = []
+    log_metric = make_log_metric(rows, {"k": 7}, threshold=1_000, slow=lambda *call: slowed.append(call[1]), full=lambda: True)
+    for value in (True, 10**400, "0.5", np.array([1.0, 2.0])):  # bool, too large, not a number, not a scalar
+        log_metric("k", value)
+    assert slowed[:3] == [True, 10**400, "0.5"] and len(slowed) == 4
+
+
+def test_every_numeric_type_reads_back_exactly(local_uri: str) -> None:
+    import numpy as np
+
+    log = eventlog.open(local_uri)
+    exp = log.experiment("types")
+    exp.start()
+    values = [0.5, 3, np.float64(1.25), np.float32(0.75), np.int64(-4), np.uint16(65535), 2**53]
+    for step, value in enumerate(values):
+        exp.log_metric("v", value, step=step)
+    with pytest.raises(TypeError, match="too large for a float64"):
+        exp.log_metric("v", 10**400, step=99)
+    log.close()
+    frame = query.data(local_uri, experiment="types", key="v").sort("step")
+    assert frame["step"].to_list() == list(range(len(values)))
+    assert frame["value"].to_list() == [0.5, 3.0, 1.25, 0.75, -4.0, 65535.0, float(2**53)]
