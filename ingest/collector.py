@@ -32,7 +32,6 @@ import asyncio
 import hmac
 import json
 import logging
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -50,7 +49,7 @@ from eventlog.core.segment import publish
 from eventlog.core.store import Store, open_store
 from eventlog.errors import BodyTooLargeError, EventLogError, InvalidNameError
 from ingest.collector_stats import CollectorStats
-from ingest.http_guard import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, raise_fd_limit, server_config
+from ingest.http_guard import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerThread, raise_fd_limit, server_config
 from ingest.wire import BatchError, decode_batch, segments_from_columns
 
 __all__ = ["DEFAULT_MAX_BODY_BYTES", "DEFAULT_PORT", "CollectorStats", "CollectorThread", "check_bind", "create_app", "serve"]
@@ -296,7 +295,7 @@ def check_bind(host: str, token: str | None, *, allow_anonymous: bool = False) -
         )
 
 
-class CollectorThread:
+class CollectorThread(ServerThread):
     """A collector running in a background thread of this process (tests, notebooks, benchmarks).
 
     Use it as a context manager; `url` is its base URL once started.
@@ -330,7 +329,6 @@ class CollectorThread:
         header_timeout: float = DEFAULT_HEADER_TIMEOUT,
         max_connections: int = DEFAULT_MAX_CONNECTIONS,
     ) -> None:
-        import uvicorn
 
         self.store = open_store(store_uri, storage_options)
         self.app = create_app(self.store, token=token, max_body_bytes=max_body_bytes, body_timeout=body_timeout)
@@ -338,9 +336,7 @@ class CollectorThread:
             self.app, host=host, port=port, header_timeout=header_timeout, max_connections=max_connections,
             log_level="error", lifespan="off",
         )  # fmt: skip
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="eventlog-collector", daemon=True)
-        self.url = ""
+        super().__init__(config, name="eventlog-collector", what="the collector")
 
     @property
     def stats(self) -> CollectorStats:
@@ -348,29 +344,3 @@ class CollectorThread:
         stats: CollectorStats = self.app.state.stats
         return stats
 
-    def start(self, timeout: float = 10.0) -> CollectorThread:
-        """Start serving and wait until the socket listens.
-
-        Raises:
-            RuntimeError: the server did not start within `timeout` seconds.
-        """
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the collector did not start (is the port in use?)")
-            time.sleep(0.01)  # polling a flag uvicorn sets from its thread; no event to wait on
-        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        self.url = f"http://{host}:{port}"
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Shut down gracefully: stop accepting, finish requests in flight, join the thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout)
-
-    def __enter__(self) -> CollectorThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()

@@ -13,11 +13,20 @@ from __future__ import annotations
 
 import asyncio
 import resource
-from typing import Any
+import threading
+import time
+from typing import Any, Self
 
 from uvicorn.protocols.http.h11_impl import H11Protocol
 
-__all__ = ["DEFAULT_HEADER_TIMEOUT", "DEFAULT_MAX_CONNECTIONS", "HeaderTimeoutProtocol", "raise_fd_limit", "server_config"]
+__all__ = [
+    "DEFAULT_HEADER_TIMEOUT",
+    "DEFAULT_MAX_CONNECTIONS",
+    "HeaderTimeoutProtocol",
+    "ServerThread",
+    "raise_fd_limit",
+    "server_config",
+]
 
 #: Seconds a client has to send a request's headers (nginx's default is 60; batches are small).
 DEFAULT_HEADER_TIMEOUT = 10.0
@@ -87,3 +96,50 @@ def server_config(app: Any, *, host: str, port: int, header_timeout: float, max_
 
     protocol = type("BoundedH11Protocol", (HeaderTimeoutProtocol,), {"header_timeout": header_timeout})
     return uvicorn.Config(app, host=host, port=port, http=protocol, limit_concurrency=max_connections, **options)
+
+
+class ServerThread:
+    """A uvicorn server in a daemon thread of this process (the collector's and the dashboard's).
+
+    Use it as a context manager; `url` is its base URL once started.
+
+    Args:
+        config: the uvicorn Config (see `server_config`).
+        name: the thread's name.
+        what: what is served, for the error message (`the collector`).
+    """
+
+    def __init__(self, config: Any, *, name: str, what: str) -> None:
+        import uvicorn
+
+        self._server = uvicorn.Server(config)
+        self._thread = threading.Thread(target=self._server.run, name=name, daemon=True)
+        self._what = what
+        self.url = ""
+
+    def start(self, timeout: float = 10.0) -> Self:
+        """Start serving and wait until the socket listens.
+
+        Raises:
+            RuntimeError: the server did not start within `timeout` seconds.
+        """
+        self._thread.start()
+        deadline = time.monotonic() + timeout
+        while not self._server.started:
+            if not self._thread.is_alive() or time.monotonic() > deadline:
+                raise RuntimeError(f"{self._what} did not start (is the port in use?)")
+            time.sleep(0.01)  # polling a flag uvicorn sets from its thread; no event to wait on
+        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
+        self.url = f"http://{host}:{port}"
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Shut down gracefully: stop accepting, finish requests in flight, join the thread."""
+        self._server.should_exit = True
+        self._thread.join(timeout)
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()

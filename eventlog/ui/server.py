@@ -7,15 +7,13 @@ store is opened without being created: a mistyped local path is an error, not a 
 
 from __future__ import annotations
 
-import threading
-import time
 from pathlib import Path
 from typing import Any
 
 from eventlog.core.store import Store, open_store, resolve_uri
 from eventlog.errors import UserError
 from eventlog.ui.app import LOOPBACK_NAMES, create_app
-from ingest.http_guard import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, server_config
+from ingest.http_guard import DEFAULT_HEADER_TIMEOUT, DEFAULT_MAX_CONNECTIONS, ServerThread, server_config
 
 __all__ = ["DEFAULT_PORT", "UIThread", "check_bind", "open_read_only", "serve"]
 
@@ -90,7 +88,7 @@ def serve(
     uvicorn.Server(config).run()
 
 
-class UIThread:
+class UIThread(ServerThread):
     """The dashboard running in a background thread of this process (tests, notebooks, benchmarks).
 
     Use it as a context manager; `url` is its base URL once started.
@@ -110,7 +108,6 @@ class UIThread:
     def __init__(
         self, store_uri: str | None, *, host: str = "127.0.0.1", port: int = 0, token: str | None = None, warm_up: bool = False
     ) -> None:
-        import uvicorn
 
         check_bind(host, token)
         self.store = open_read_only(store_uri)
@@ -119,33 +116,5 @@ class UIThread:
             self.app, host=host, port=port, header_timeout=DEFAULT_HEADER_TIMEOUT,
             max_connections=DEFAULT_MAX_CONNECTIONS, log_level="error", lifespan="off",
         )  # fmt: skip
-        self._server = uvicorn.Server(config)
-        self._thread = threading.Thread(target=self._server.run, name="eventlog-ui", daemon=True)
-        self.url = ""
+        super().__init__(config, name="eventlog-ui", what="the dashboard")
 
-    def start(self, timeout: float = 10.0) -> UIThread:
-        """Start serving and wait until the socket listens.
-
-        Raises:
-            RuntimeError: the server did not start within `timeout` seconds.
-        """
-        self._thread.start()
-        deadline = time.monotonic() + timeout
-        while not self._server.started:
-            if not self._thread.is_alive() or time.monotonic() > deadline:
-                raise RuntimeError("the dashboard did not start (is the port in use?)")
-            time.sleep(0.01)  # polling a flag uvicorn sets from its thread; no event to wait on
-        host, port = self._server.servers[0].sockets[0].getsockname()[:2]
-        self.url = f"http://{host}:{port}"
-        return self
-
-    def stop(self, timeout: float = 10.0) -> None:
-        """Shut down: stop accepting, finish requests in flight, join the thread."""
-        self._server.should_exit = True
-        self._thread.join(timeout)
-
-    def __enter__(self) -> UIThread:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
