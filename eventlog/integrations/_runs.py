@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from eventlog.experiment import Experiment
     from eventlog.log import Log
 
-__all__ = ["JOB_VARIABLE", "IntegrationRun", "job_key"]
+__all__ = ["JOB_VARIABLE", "IntegrationRun", "RunHandle", "job_key"]
 
 #: The job id a process without a launcher's job id hands to the ranks it launches.
 JOB_VARIABLE = "EVENTLOG_INTEGRATION_JOB"
@@ -178,3 +178,19 @@ class IntegrationRun:
 def current_error() -> BaseException | None:
     """The exception being handled right now, if any (frameworks report failure without it)."""
     return sys.exc_info()[1]
+
+
+class RunHandle:
+    """The `run` and `experiment` properties every callback offers, over its `_run` (an `IntegrationRun`)."""
+
+    _run: IntegrationRun
+
+    @property
+    def run(self) -> int | None:
+        """The number of the run being (or last) logged, or None before training."""
+        return self._run.run
+
+    @property
+    def experiment(self) -> Experiment:
+        """The eventlog `Experiment` handle of the run, for logging anything else into it."""
+        return self._run.experiment()

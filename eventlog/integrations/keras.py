@@ -28,16 +28,15 @@ except ImportError as exc:
     raise framework_missing("keras", "keras", exc) from exc
 
 from eventlog.integrations._params import plain_params
-from eventlog.integrations._runs import IntegrationRun
+from eventlog.integrations._runs import IntegrationRun, RunHandle
 
 if TYPE_CHECKING:
-    from eventlog.experiment import Experiment
     from eventlog.log import Log
 
 __all__ = ["EventLogKerasCallback"]
 
 
-class EventLogKerasCallback(keras.callbacks.Callback):  # type: ignore[misc]
+class EventLogKerasCallback(keras.callbacks.Callback, RunHandle):  # type: ignore[misc]
     """Log a Keras `fit` as one run: settings and optimizer as params, batch and epoch logs as metrics.
 
     Args:
@@ -63,16 +62,6 @@ class EventLogKerasCallback(keras.callbacks.Callback):  # type: ignore[misc]
         self._run = IntegrationRun(experiment, uri=uri, log=log)
         self.batch_frequency = batch_frequency
         self._batches = 0  # batches seen in this fit, over all epochs
-
-    @property
-    def run(self) -> int | None:
-        """The number of the run being (or last) logged, or None before training."""
-        return self._run.run
-
-    @property
-    def experiment(self) -> Experiment:
-        """The eventlog `Experiment` handle of the run, for logging anything else into it."""
-        return self._run.experiment()
 
     def on_train_begin(self, logs: Mapping[str, Any] | None = None) -> None:
         """Start a new run; log the fit settings, the model's size and the optimizer's config."""

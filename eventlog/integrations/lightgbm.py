@@ -29,10 +29,9 @@ except ImportError as exc:
 
 from eventlog.integrations._evals import metric_values
 from eventlog.integrations._params import plain_params
-from eventlog.integrations._runs import IntegrationRun
+from eventlog.integrations._runs import IntegrationRun, RunHandle
 
 if TYPE_CHECKING:
-    from eventlog.experiment import Experiment
     from eventlog.log import Log
 
 __all__ = ["EventLogLightGBMCallback"]
@@ -42,7 +41,7 @@ __all__ = ["EventLogLightGBMCallback"]
 _ORDER = 25
 
 
-class EventLogLightGBMCallback:
+class EventLogLightGBMCallback(RunHandle):
     """Log a LightGBM training as one run: its params and each iteration's evaluation results.
 
     Args:
@@ -63,16 +62,6 @@ class EventLogLightGBMCallback:
     def __init__(self, experiment: str = "lightgbm", *, uri: str | None = None, log: Log | None = None) -> None:
         self._settings: dict[str, Any] = {"experiment": experiment, "uri": uri, "log": log}
         self._run = IntegrationRun(experiment, uri=uri, log=log)
-
-    @property
-    def run(self) -> int | None:
-        """The number of the run being (or last) logged, or None before training."""
-        return self._run.run
-
-    @property
-    def experiment(self) -> Experiment:
-        """The eventlog `Experiment` handle of the run, for logging anything else into it."""
-        return self._run.experiment()
 
     def __call__(self, env: lightgbm.callback.CallbackEnv) -> None:
         """Log one iteration (LightGBM calls this after each); start the run at the first."""

@@ -30,16 +30,15 @@ except ImportError as exc:
 
 from eventlog.core.values import numeric_or_none
 from eventlog.integrations._params import plain_params
-from eventlog.integrations._runs import IntegrationRun
+from eventlog.integrations._runs import IntegrationRun, RunHandle
 
 if TYPE_CHECKING:
-    from eventlog.experiment import Experiment
     from eventlog.log import Log
 
 __all__ = ["EventLogCallback"]
 
 
-class EventLogCallback(TrainerCallback):  # type: ignore[misc]
+class EventLogCallback(TrainerCallback, RunHandle):  # type: ignore[misc]
     """Log a transformers `Trainer` run: arguments and model config as params, logs as metrics.
 
     Args:
@@ -60,16 +59,6 @@ class EventLogCallback(TrainerCallback):  # type: ignore[misc]
         self._settings = {"experiment": experiment, "uri": uri, "log": log}
         self._run = IntegrationRun(experiment, uri=uri, log=log)
         self.log_checkpoints = log_checkpoints
-
-    @property
-    def run(self) -> int | None:
-        """The number of the run being (or last) logged, or None before training."""
-        return self._run.run
-
-    @property
-    def experiment(self) -> Experiment:
-        """The eventlog `Experiment` handle of the run, for logging anything else into it."""
-        return self._run.experiment()
 
     def on_train_begin(self, args: TrainingArguments, state: TrainerState, control: TrainerControl, **kwargs: Any) -> None:
         """Start a new run and log the arguments and the model's config as params."""

@@ -32,16 +32,15 @@ except ImportError as exc:
 
 from eventlog.integrations._evals import metric_values
 from eventlog.integrations._params import plain_params
-from eventlog.integrations._runs import IntegrationRun
+from eventlog.integrations._runs import IntegrationRun, RunHandle
 
 if TYPE_CHECKING:
-    from eventlog.experiment import Experiment
     from eventlog.log import Log
 
 __all__ = ["EventLogXGBoostCallback"]
 
 
-class EventLogXGBoostCallback(TrainingCallback):  # type: ignore[misc]
+class EventLogXGBoostCallback(TrainingCallback, RunHandle):  # type: ignore[misc]
     """Log an XGBoost training as one run: params, each iteration's evaluations, the best iteration.
 
     Args:
@@ -73,16 +72,6 @@ class EventLogXGBoostCallback(TrainingCallback):  # type: ignore[misc]
         self._run = IntegrationRun(experiment, uri=uri, log=log)
         self.params = dict(params or {})
         self.log_model = log_model
-
-    @property
-    def run(self) -> int | None:
-        """The number of the run being (or last) logged, or None before training."""
-        return self._run.run
-
-    @property
-    def experiment(self) -> Experiment:
-        """The eventlog `Experiment` handle of the run, for logging anything else into it."""
-        return self._run.experiment()
 
     def before_training(self, model: Any) -> Any:
         """Start a new run and log the params."""
