@@ -15,7 +15,7 @@ under the GIL, so the hot path needs no lock):
   register a slot per distinct value that is never freed (467 MB against 122 MB at 500k events).
 
 A *slot* is a small int standing for (experiment, run, event kind, key, extras), registered once
-per distinct combination; rows carry only the int. When `max_events` wait, the writer's thread
+per distinct combination in the buffer's `SlotRegistry` (`ingest.slots`); rows carry only the int. When `max_events` wait, the writer's thread
 calls `seal()`: it takes every complete row, turns the rows into Arrow columns with numpy (no
 per-event Python work beyond one pass per column), splits them by partition (experiment, UTC
 date) and numbers them with the writer's sequence. `drain()` (the flusher's thread) seals what is
@@ -36,10 +36,10 @@ import pyarrow as pa
 from eventlog.core.event import DT_UNIT, arrow_schema
 from eventlog.core.identity import Identity
 from eventlog.core.layout import date_of_ns
-from eventlog.core.names import check_text
 from eventlog.core.segment import Segment, encode_table
 from ingest.columns import numeric, numeric_or_null, string_map, strings
 from ingest.quarantine import Quarantine
+from ingest.slots import Slot, SlotRegistry, SlotTable
 from ingest.tensors import to_floats
 
 __all__ = ["SCALAR_WIDTH", "Slot", "WriteBuffer"]
@@ -51,23 +51,6 @@ _NS_PER_DAY = 86_400 * 10**9
 _FLOAT64_BYTES = 8
 _MAP_TYPE = pa.map_(pa.string(), pa.string())
 _DT_TYPE = pa.timestamp(DT_UNIT, tz="UTC")
-
-
-class Slot(NamedTuple):
-    """What a slot number stands for."""
-
-    experiment: str
-    run: int
-    event: str
-    key: str
-    extra: tuple[tuple[str, str], ...]
-
-
-class _SlotTable(NamedTuple):
-    """The slots one sealed table uses, renumbered 0..k-1: its dictionaries hold only those."""
-
-    indices: Any  # pa.int32: each row's slot in this table's numbering
-    slots: list[Slot]  # the slots used, in that numbering
 
 
 class _Sealed(NamedTuple):
@@ -101,61 +84,13 @@ class WriteBuffer:
         self.block_rows: list[tuple[int, bytes, int | None, int]] = []  # values: native float64s
         self.generic_rows: list[tuple[Any, ...]] = []  # (slot, value, value_json, step, dt_ns[, extras])
         self.next_seq = 0
-        self._slots: list[Slot] = []
-        self._slot_ids: dict[Slot, int] = {}
-        self._keysets: list[np.ndarray[Any, Any]] = []
-        self._keyset_ids: dict[tuple[int, ...], int] = {}
-        # each slot's experiment as a small int (for partitioning), grown by doubling at registration
-        self._slot_experiment: np.ndarray[Any, Any] = np.zeros(64, dtype=np.int64)
-        self._experiment_ids: dict[str, int] = {}
+        self.registry = SlotRegistry()
+        self.slot = self.registry.slot  # registration: the slow path's, and tests'
+        self.keyset = self.registry.keyset
         self._sealed: list[_Sealed] = []
         self._sealed_events = 0
         self.deferred = 0  # tensors in scalar_rows left for the flusher to convert (ingest.tensors)
-        self._lock = threading.RLock()  # re-entrant: a SIGTERM handler may register a slot mid-registration
-
-    # -- registration (slow path, rare) ---------------------------------------------------------
-    def slot(self, experiment: str, run: int, event: str, key: str, extra: dict[str, str] | None = None) -> int:
-        """The slot number of (experiment, run, event, key, extra), registering it if new.
-
-        Raises:
-            ValueError: a name is not valid UTF-8. The callers check names first; this guards the
-                registry itself, since one bad slot would fail the encoding of every later batch.
-        """
-        entry = Slot(experiment, run, event, key, tuple(sorted(extra.items())) if extra else ())
-        found = self._slot_ids.get(entry)
-        if found is not None:
-            return found
-        for text in (experiment, event, key, *(t for pair in entry.extra for t in pair)):
-            check_text(text, "a name of an event")
-        with self._lock:
-            found = self._slot_ids.get(entry)
-            if found is None:
-                found = len(self._slots)
-                self._note_experiment(found, experiment)  # before the slot is visible to any row
-                self._slots.append(entry)
-                self._slot_ids[entry] = found
-            return found
-
-    def _note_experiment(self, slot: int, experiment: str) -> None:
-        """Record slot `slot`'s experiment in O(1) (amortised): registering a run costs the same at 10,000 runs as at one."""
-        if slot >= len(self._slot_experiment):
-            grown = np.zeros(2 * len(self._slot_experiment), dtype=np.int64)
-            grown[: len(self._slot_experiment)] = self._slot_experiment
-            self._slot_experiment = grown  # a drain holding the old array still finds every slot it sees
-        self._slot_experiment[slot] = self._experiment_ids.setdefault(experiment, len(self._experiment_ids))
-
-    def keyset(self, slots: tuple[int, ...]) -> int:
-        """The id of a tuple of slots (the keys of one `log_metrics` mapping), registering it if new."""
-        found = self._keyset_ids.get(slots)
-        if found is not None:
-            return found
-        with self._lock:
-            found = self._keyset_ids.get(slots)
-            if found is None:
-                found = len(self._keysets)
-                self._keysets.append(np.asarray(slots, dtype=np.int32))
-                self._keyset_ids[slots] = found
-            return found
+        self._lock = threading.RLock()  # re-entrant: seal() runs inside drain()
 
     def add_metrics(self, rows: Iterable[tuple[int, float, int | None, int]]) -> None:
         """Append `(slot, value, step, dt_ns)` metric rows (the hot path extends `scalar_rows` itself)."""
@@ -228,7 +163,7 @@ class WriteBuffer:
         """A quarantined row as columns: its slot's names, its value as text, its step and time."""
         slot_index = row[0] if which == 0 else row[0][0]
         values: Any = row[1] if which == 0 else row[0][1] if which == 2 else "<packed log_metrics values>"
-        slot = self._slots[slot_index] if which != 1 else Slot("?", 0, "metric", "?", ())
+        slot = self.registry.slots[slot_index] if which != 1 else Slot("?", 0, "metric", "?", ())
         return {
             "experiment": [slot.experiment], "run": [slot.run], "event": [slot.event], "key": [slot.key],
             "value": [repr(values)], "writer": [self.identity.writer], "seq": [None],
@@ -330,9 +265,9 @@ class WriteBuffer:
         lengths = np.fromiter((len(row[1]) for row in rows), dtype=np.int64, count=len(rows)) // _FLOAT64_BYTES
         keyset_ids = [row[0] for row in rows]
         if len(set(keyset_ids)) == 1:
-            slots = np.tile(self._keysets[keyset_ids[0]], len(rows))
+            slots = np.tile(self.registry.keys_of(keyset_ids[0]), len(rows))
         else:
-            slots = np.concatenate([self._keysets[k] for k in keyset_ids])
+            slots = np.concatenate([self.registry.keys_of(k) for k in keyset_ids])
         values = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float64)
         steps = _steps([row[2] for row in rows])
         step_index = np.repeat(np.arange(len(rows)), lengths)
@@ -349,7 +284,7 @@ class WriteBuffer:
             return None
         extra = None
         if any(len(row) > 5 and row[5] for row in rows):
-            slots = self._slots
+            slots = self.registry.slots
             merged = [
                 tuple(sorted({**dict(slots[row[0]].extra), **dict(row[5])}.items())) if len(row) > 5 and row[5] else slots[row[0]].extra
                 for row in rows
@@ -368,25 +303,17 @@ class WriteBuffer:
         """The extra column of a part: its rows' own, else its slots' (run-level) extras."""
         if part.extra is not None:
             return part.extra
-        used = self._slot_table(part.slot)
+        used = self.registry.table(part.slot)
         return self._extras_of(used, len(part.slot))
 
-    def _extras_of(self, used: _SlotTable, rows: int) -> Any:
+    def _extras_of(self, used: SlotTable, rows: int) -> Any:
         if not any(slot.extra for slot in used.slots):
             return _no_extras(rows)
         return string_map([slot.extra for slot in used.slots], _MAP_TYPE).take(used.indices)
 
-    def _slot_table(self, slots: np.ndarray[Any, Any]) -> _SlotTable:
-        """The slots `slots` uses, renumbered: linear in the rows, whatever the number of slots registered."""
-        used = np.flatnonzero(np.bincount(slots))
-        renumber = np.zeros(int(used[-1]) + 1, dtype=np.int32)
-        renumber[used] = np.arange(len(used), dtype=np.int32)
-        registry = self._slots
-        return _SlotTable(numeric(renumber[slots]), [registry[i] for i in used.tolist()])
-
     def _partitions(self, slots: np.ndarray[Any, Any], dts: np.ndarray[Any, Any], columns: dict[str, Any]) -> list[_Sealed]:
         days = dts // _NS_PER_DAY
-        group_key = self._slot_experiment[slots] * 1_000_000 + (days - days.min())
+        group_key = self.registry.experiment_of[slots] * 1_000_000 + (days - days.min())
         groups: list[Any]
         if group_key.min() == group_key.max():
             groups = [None]
@@ -407,7 +334,7 @@ class WriteBuffer:
         first_seq = self.next_seq
         self.next_seq += n
         ident = self.identity
-        used = self._slot_table(slots)  # dictionaries of the slots this table uses, not of every slot ever
+        used = self.registry.table(slots)  # dictionaries of the slots this table uses, not of every slot ever
         indices = used.indices
         zeros = numeric(np.zeros(n, dtype=np.int32))
         schema = arrow_schema()
