@@ -30,7 +30,7 @@ from query.scan import as_store
 from query.snapshot import take_snapshot
 from query.timefilters import parse_duration, parse_time
 
-__all__ = ["FileList", "list_files", "pin_files", "unpin"]
+__all__ = ["FileList", "files", "list_files", "pin_files", "unpin"]
 
 _UNIT_NS = {"milliseconds": 1_000_000, "microseconds": 1_000, "nanoseconds": 1}
 
@@ -106,6 +106,35 @@ def list_files(
         files = [f for f in files if _may_hold(opened, f, runs, first, last)]
     valid_until = taken_at + _dt.timedelta(seconds=MIN_GRACE)
     return FileList(opened, [f.path for f in files], snapshot.manifest_version, taken_at, valid_until)
+
+
+def files(
+    store: Store | str | None = None,
+    experiment: Filter = "*",
+    *,
+    run: int | Sequence[int] | None = None,
+    since: Any = None,
+    end: Any = None,
+) -> list[str]:
+    """The URLs of the current snapshot's files that may hold matching events, for DuckDB, Spark or pyarrow.
+
+    The list stays valid for gc's minimum grace (300 s); `list_files` says until when, with the
+    manifest version, and `pin_files` holds a list for longer.
+
+    Args:
+        store: a Store or URI (None: $EVENTLOG_URI, else ./.eventlog).
+        experiment: the experiment(s): a name, a list, `*`, a glob or `re:`.
+        run: a run number or a list of them (None: every run).
+        since: the earliest event time (a datetime, ISO text or a duration ago such as `"2h"`).
+        end: the latest event time, same forms.
+
+    Returns:
+        Local paths or `s3://` URLs; every row carries (writer, seq) to de-duplicate by.
+
+    Raises:
+        InvalidFilterError: a `re:` regex that does not compile, or a bad run or time.
+    """
+    return list_files(store, experiment, run=run, since=since, end=end).urls
 
 
 def pin_files(
