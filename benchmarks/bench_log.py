@@ -8,9 +8,15 @@ and writing one zstd Parquet file with pyarrow. Every contender runs in its own 
 
     .venv/bin/python benchmarks/bench_log.py                 # 10M events per eventlog mode
     .venv/bin/python benchmarks/bench_log.py --steps 50000   # quicker
+    git worktree add /tmp/before <rev>                       # before/after in one run:
+    .venv/bin/python benchmarks/bench_log.py --durability memory --baseline /tmp/before
+
+The contenders alternate over `--rounds` rounds (the order reversed every other round), and the
+table gives each one's median with the load average seen at its runs. `--baseline DIR` adds
+eventlog's two modes run from another checkout (DIR first on PYTHONPATH), for before/after.
 
 Prints a table (µs/event, events/s, bytes on disk per event, peak RSS, ratio to eventlog's
-log_metric) and writes benchmarks/results/bench_log.json.
+log_metric, load average) and writes benchmarks/results/bench_log.json.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -162,11 +169,42 @@ def run_worker(args: argparse.Namespace) -> None:
     print(json.dumps(result))
 
 
-def spawn(worker: str, steps: int, keys: int, durability: str = "spool") -> dict[str, Any]:
+def spawn(worker: str, steps: int, keys: int, durability: str = "spool", pythonpath: str | None = None) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", worker, "--steps", str(steps), "--keys", str(keys), "--durability", durability]
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True).stdout
+    env = dict(os.environ)
+    if pythonpath:  # another checkout's packages shadow this one's (an editable install's finder comes after sys.path)
+        env["PYTHONPATH"] = os.pathsep.join([pythonpath, *filter(None, [env.get("PYTHONPATH")])])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result["load_average"] = os.getloadavg()[0]
     return result
+
+
+def _plan(args: argparse.Namespace) -> list[tuple[str, str, int, str, str | None]]:
+    """(label, worker, steps, durability, pythonpath) per contender."""
+    plan: list[tuple[str, str, int, str, str | None]] = []
+    for durability in args.durability:
+        for mode in ("log_metric", "log_metrics"):
+            plan.append((f"eventlog {mode} ({durability})", mode, args.steps, durability, None))
+            if args.baseline:
+                plan.append((f"eventlog {mode} ({durability}) @baseline", mode, args.steps, durability, args.baseline))
+    plan.append(("floor: lists + pyarrow zstd", "floor", args.steps, "memory", None))
+    if not args.skip_peers:
+        plan.append(("tensorboardX add_scalar", "tensorboardx", args.tbx_steps, "memory", None))
+        plan.append(("MLflow file store log_metric", "mlflow", args.mlflow_steps, "memory", None))
+    return plan
+
+
+def _median_row(label: str, runs: list[dict[str, Any]]) -> dict[str, Any]:
+    """The median run (by seconds) of a contender, with every round's µs/event and load average."""
+    ordered = sorted(runs, key=lambda r: r["seconds"])
+    row = {"contender": label, **ordered[len(ordered) // 2]}
+    row["us_per_event"] = row["seconds"] / row["events"] * 1e6
+    row["bytes_per_event"] = row["bytes"] / row["events"]
+    row["all_us_per_event"] = [r["seconds"] / r["events"] * 1e6 for r in runs]
+    row["load_averages"] = [r["load_average"] for r in runs]
+    row["median_load_average"] = statistics.median(row["load_averages"])
+    return row
 
 
 def main() -> None:
@@ -176,6 +214,8 @@ def main() -> None:
     parser.add_argument("--tbx-steps", type=int, default=10_000)
     parser.add_argument("--mlflow-steps", type=int, default=500)
     parser.add_argument("--durability", nargs="*", default=["memory", "spool", "sync"])
+    parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; the median is reported")
+    parser.add_argument("--baseline", help="another checkout whose eventlog also runs (before/after)")
     parser.add_argument("--skip-peers", action="store_true")
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
@@ -183,33 +223,29 @@ def main() -> None:
         run_worker(args)
         return
 
-    plan: list[tuple[str, str, int, str]] = []
-    for durability in args.durability:
-        plan.append((f"eventlog log_metric ({durability})", "log_metric", args.steps, durability))
-        plan.append((f"eventlog log_metrics ({durability})", "log_metrics", args.steps, durability))
-    plan.append(("floor: lists + pyarrow zstd", "floor", args.steps, "memory"))
-    if not args.skip_peers:
-        plan.append(("tensorboardX add_scalar", "tensorboardx", args.tbx_steps, "memory"))
-        plan.append(("MLflow file store log_metric", "mlflow", args.mlflow_steps, "memory"))
-
-    rows = []
-    for label, worker, steps, durability in plan:
-        result = spawn(worker, steps, args.keys, durability)
-        result["us_per_event"] = result["seconds"] / result["events"] * 1e6
-        result["bytes_per_event"] = result["bytes"] / result["events"]
-        rows.append({"contender": label, **result})
-        print(f"  {label}: {result['us_per_event']:.3f} µs/event", file=sys.stderr)
+    plan = _plan(args)
+    runs: dict[str, list[dict[str, Any]]] = {label: [] for label, *_ in plan}
+    for round_ in range(args.rounds):
+        for label, worker, steps, durability, pythonpath in plan if round_ % 2 == 0 else plan[::-1]:
+            result = spawn(worker, steps, args.keys, durability, pythonpath)
+            runs[label].append(result)
+            us = result["seconds"] / result["events"] * 1e6
+            print(f"  round {round_ + 1}: {label}: {us:.3f} µs/event (load {result['load_average']:.2f})", file=sys.stderr)
+    rows = [_median_row(label, runs[label]) for label, *_ in plan]
 
     reference = next((r["us_per_event"] for r in rows if r["contender"].startswith("eventlog log_metric")), None)
-    header = f"{'contender':<38} {'events':>11} {'µs/event':>9} {'events/s':>12} {'B/event':>8} {'peak RSS MB':>11} {'vs log_metric':>13}"
+    header = (
+        f"{'contender':<46} {'events':>11} {'µs/event':>9} {'events/s':>12} {'B/event':>8} {'peak RSS MB':>11}"
+        f" {'vs log_metric':>13} {'load':>5}"
+    )
     print(header)
     print("-" * len(header))
     for r in rows:
         ratio = r["us_per_event"] / reference if reference else float("nan")
         r["ratio_vs_log_metric"] = ratio
         print(
-            f"{r['contender']:<38} {r['events']:>11,} {r['us_per_event']:>9.3f} {r['events'] / r['seconds']:>12,.0f} "
-            f"{r['bytes_per_event']:>8.2f} {r['peak_rss_mb']:>11.0f} {ratio:>12.2f}x"
+            f"{r['contender']:<46} {r['events']:>11,} {r['us_per_event']:>9.3f} {r['events'] / r['seconds']:>12,.0f} "
+            f"{r['bytes_per_event']:>8.2f} {r['peak_rss_mb']:>11.0f} {ratio:>12.2f}x {r['median_load_average']:>5.2f}"
         )
     RESULTS.mkdir(exist_ok=True)
     meta = {"machine": platform.platform(), "cpus": os.cpu_count(), "python": platform.python_version(), "argv": sys.argv[1:]}

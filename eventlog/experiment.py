@@ -191,6 +191,9 @@ class Experiment(ExperimentReads):
     def log_metrics(self, mapping: Mapping[str, Any], step: int | None = None, dt: Any = None) -> None:
         """Log many metrics at one step (MLflow's `log_metrics`); ~0.1 µs per metric.
 
+        While a run is active this method is shadowed by the run writer's closure
+        (`ingest.hot_path`), which carries this docstring; this body runs only without a run.
+
         Raises:
             TypeError: a value is not a number (naming its key; the other values were logged),
                 or the step is not an int.
@@ -295,23 +298,29 @@ class Experiment(ExperimentReads):
         self._end_writer()
         self._run = run
         self._writer = RunWriter(self._recorder, self.name, run, self._extra)
-        # The hot path: the writer's closure replaces this instance's `log_metric` (a closure
-        # costs ~0.15 µs less per call than a method); it carries the method's documentation.
-        closure = self._writer.log_metric
-        closure.__doc__ = Experiment.log_metric.__doc__
-        closure.__name__ = closure.__qualname__ = "log_metric"
-        self.log_metric = closure  # type: ignore[method-assign]
+        # The hot path: the writer's closures replace this instance's `log_metric` and
+        # `log_metrics` (a closure costs ~0.15 µs less per call than a method, and log_metrics
+        # skips two method calls); each carries its method's documentation.
+        for name in ("log_metric", "log_metrics"):
+            closure = getattr(self._writer, name)
+            closure.__doc__ = getattr(Experiment, name).__doc__
+            closure.__name__ = closure.__qualname__ = name
+            setattr(self, name, closure)
 
     def _end_writer(self) -> None:
         """Retire the active run's writer: later calls through a held `log_metric` go to the handle."""
         writer, self._writer = self._writer, None
         self._reopened = False
-        self.__dict__.pop("log_metric", None)  # the class's method again: it raises NoActiveRunError
+        self.__dict__.pop("log_metric", None)  # the class's methods again: they raise NoActiveRunError
+        self.__dict__.pop("log_metrics", None)
         if writer is not None:
-            writer.retire(self._log_metric_through_handle)
+            writer.retire(self._log_metric_through_handle, self._log_metrics_through_handle)
 
     def _log_metric_through_handle(self, key: str, value: Any, step: Any, dt: Any, extra: dict[str, Any]) -> None:
         self.log_metric(key, value, step, dt, **extra)
+
+    def _log_metrics_through_handle(self, mapping: Mapping[str, Any], step: Any, dt: Any) -> None:
+        self.log_metrics(mapping, step, dt)
 
     def _writer_for(self, run: int | None) -> RunWriter:
         """The active run's writer, or a writer for another (possibly finished) `run`, without extras."""

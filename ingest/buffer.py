@@ -120,17 +120,19 @@ class WriteBuffer:
             training loop wait for them.
         """
         with self._lock:
-            # Copies: rows appended meanwhile stay. The flat scalar rows grow by one atomic
-            # `extend` per event, so a length never splits an event.
-            scalar, blocks, generic = self.scalar_rows[:], self.block_rows[:], self.generic_rows[:]
+            # Rows appended meanwhile stay. The flat scalar rows grow by one atomic `extend` per
+            # event, so a length never splits an event, and the rows below it never change: they
+            # are read in place up to `end` (a copy of the live list cost 4 % of log_metric).
+            scalar, end = self.scalar_rows, len(self.scalar_rows)
+            blocks, generic = self.block_rows[:], self.generic_rows[:]
             try:
-                sealed = self._seal_rows(scalar, blocks, generic)
+                sealed = self._seal_rows(scalar, blocks, generic, scalar_end=end)
             except Exception as exc:
                 if self.quarantine is None:
                     raise  # the rows stay; the flusher reports the error and retries
-                sealed = self._seal_around_bad_rows(scalar, blocks, generic, exc)
+                sealed = self._seal_around_bad_rows(scalar[:end], blocks, generic, exc)
             # Only now, with nothing left to fail: a conversion error leaves every row where it was.
-            del self.scalar_rows[: len(scalar)]
+            del self.scalar_rows[:end]
             self.deferred = 0  # converted (a tensor appended meanwhile is not counted: the bound is loose)
             del self.block_rows[: len(blocks)]
             del self.generic_rows[: len(generic)]
@@ -169,11 +171,15 @@ class WriteBuffer:
             "value": [repr(values)], "writer": [self.identity.writer], "seq": [None],
         }  # fmt: skip
 
-    def _seal_rows(self, scalar: list[Any], blocks: list[Any], generic: list[Any], *, number: bool = True) -> list[_Sealed]:
-        """The rows as sealed tables per partition (numbered with this writer's seq unless `number=False`)."""
+    def _seal_rows(
+        self, scalar: list[Any], blocks: list[Any], generic: list[Any], *, scalar_end: int | None = None, number: bool = True
+    ) -> list[_Sealed]:
+        """The rows as sealed tables per partition (numbered with this writer's seq unless `number=False`);
+        only the first `scalar_end` items of `scalar` (default: all)."""
+        end = len(scalar) if scalar_end is None else scalar_end
         parts = [
             part
-            for part in (self._scalar_part(scalar), self._block_part(blocks), self._generic_part(generic))
+            for part in (self._scalar_part(scalar, end), self._block_part(blocks), self._generic_part(generic))
             if part is not None
         ]
         if not parts:
@@ -248,35 +254,39 @@ class WriteBuffer:
             data=encode_table(table),
         )
 
-    def _scalar_part(self, rows: list[Any]) -> _Part | None:
-        if not rows:
+    def _scalar_part(self, rows: list[Any], end: int) -> _Part | None:
+        """The first `end` items of the flat scalar rows as columns."""
+        if not end:
             return None
+        width = SCALAR_WIDTH
         return _Part(
-            slot=np.array(rows[0::SCALAR_WIDTH], dtype=np.int32),
-            value=numeric(_float64(rows[1::SCALAR_WIDTH])),
-            value_json=pa.nulls(len(rows) // SCALAR_WIDTH, pa.string()),
-            step=_steps(rows[2::SCALAR_WIDTH]),
-            dt=np.array(rows[3::SCALAR_WIDTH], dtype=np.int64),
+            slot=np.array(rows[0:end:width], dtype=np.int32),
+            value=numeric(_float64(rows[1:end:width])),
+            value_json=pa.nulls(end // width, pa.string()),
+            step=_steps(rows[2:end:width]),
+            dt=np.array(rows[3:end:width], dtype=np.int64),
         )
 
     def _block_part(self, rows: list[tuple[int, bytes, int | None, int]]) -> _Part | None:
         if not rows:
             return None
-        lengths = np.fromiter((len(row[1]) for row in rows), dtype=np.int64, count=len(rows)) // _FLOAT64_BYTES
-        keyset_ids = [row[0] for row in rows]
-        if len(set(keyset_ids)) == 1:
-            slots = np.tile(self.registry.keys_of(keyset_ids[0]), len(rows))
+        # one unzip in C instead of a generator per column (half the sealing cost of log_metrics)
+        keyset_ids, packed, steps, dts = zip(*rows, strict=True)
+        first = keyset_ids[0]
+        if keyset_ids.count(first) == len(keyset_ids):  # the common case: one key set per run
+            slots = np.tile(self.registry.keys_of(first), len(rows))
+            lengths: Any = len(packed[0]) // _FLOAT64_BYTES
         else:
             slots = np.concatenate([self.registry.keys_of(k) for k in keyset_ids])
-        values = np.frombuffer(b"".join(row[1] for row in rows), dtype=np.float64)
-        steps = _steps([row[2] for row in rows])
+            lengths = np.fromiter(map(len, packed), dtype=np.int64, count=len(rows)) // _FLOAT64_BYTES
+        values = np.frombuffer(b"".join(packed), dtype=np.float64)
         step_index = np.repeat(np.arange(len(rows)), lengths)
         return _Part(
             slot=slots,
             value=numeric(values),
             value_json=pa.nulls(len(values), pa.string()),
-            step=steps.take(numeric(step_index)),
-            dt=np.repeat(np.fromiter((row[3] for row in rows), dtype=np.int64, count=len(rows)), lengths),
+            step=_steps(list(steps)).take(numeric(step_index)),
+            dt=np.repeat(np.array(dts, dtype=np.int64), lengths),
         )
 
     def _generic_part(self, rows: list[tuple[Any, ...]]) -> _Part | None:

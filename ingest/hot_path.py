@@ -1,4 +1,4 @@
-"""The hot path: `log_metric` as a closure over one run's row list and key→slot table.
+"""The hot path: `log_metric` and `log_metrics` as closures over one run's rows and key→slot tables.
 
 Measured on this 2-core machine (benchmarks/bench_log.py): a method doing the same work costs
 ~0.15 µs more per call than a closure, because every `self.` lookup is a dictionary access.
@@ -12,11 +12,17 @@ users log all the time, stay on the fast path: they are converted with `float()`
 large for a float64 goes to `slow`, which says so); `bool` is not among them (`slow` decides). The writer forces every call onto the slow path by clearing
 `codes` (new extras, a background error, or the end of its run), so the closure needs no flag
 checks.
+
+`log_metrics` is a closure for the same reason (measured: a method on `Experiment` calling a method
+on the writer, which read the recorder's threshold property, cost ~1.5 µs of a 10-key call's
+~3 µs). A mapping whose exact key tuple the run has seen is packed into one block row of native
+float64s; anything else goes to its `slow`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import struct
+from collections.abc import Callable, Mapping
 from time import time_ns
 from typing import Any
 
@@ -24,7 +30,7 @@ import numpy as np
 
 from ingest.buffer import SCALAR_WIDTH
 
-__all__ = ["FAST_NUMBER_TYPES", "make_log_metric"]
+__all__ = ["FAST_NUMBER_TYPES", "make_log_metric", "make_log_metrics"]
 
 #: Value types besides float that `log_metric` converts on the fast path (exact types: not bool).
 FAST_NUMBER_TYPES = frozenset(
@@ -72,3 +78,42 @@ def make_log_metric(
         extend((code, value, step, time_ns()))
 
     return log_metric
+
+
+def make_log_metrics(
+    rows: list[Any],
+    keysets: dict[tuple[str, ...], tuple[int, Callable[..., bytes], int]],
+    slow: Callable[[Mapping[str, Any], Any, Any], None],
+    full: Callable[[], bool],
+) -> Callable[..., None]:
+    """Build a `log_metrics(mapping, step=None, dt=None)` for one run.
+
+    Args:
+        rows: the buffer's block rows, appended `(keyset, packed values, step, dt_ns)` per call.
+        keysets: the mapping's key tuple → (keyset id, a packer of its values as float64 bytes,
+            the number of buffered rows at which `full()` is called); a miss (a new key set, or
+            a cleared table) sends the call to `slow`.
+        slow: handles every call the fast path does not (validation, registration, errors).
+        full: wakes the flusher and applies back-pressure; False means drop the call's events.
+    """
+    append = rows.append
+    get = keysets.get
+
+    def log_metrics(mapping: Mapping[str, Any], step: Any = None, dt: Any = None) -> None:
+        known = get(tuple(mapping))
+        if known is None or dt is not None or (step is not None and type(step) is not int):
+            slow(mapping, step, dt)
+            return
+        keyset, pack, limit = known
+        try:
+            # struct packing converts and checks all the values in C: 0.47 µs for 20 values,
+            # where array("d", values) took 1.2-1.8 µs and a separate heap buffer per call.
+            values = pack(*mapping.values())
+        except (struct.error, TypeError):
+            slow(mapping, step, dt)
+            return
+        if len(rows) >= limit and not full():
+            return
+        append((keyset, values, step, time_ns()))
+
+    return log_metrics

@@ -4,8 +4,8 @@ the buffer's row layouts (`ingest.buffer`).
 `Experiment` (the facade) owns the run's life cycle; for each run it makes a `RunWriter` and calls
 it for every event. The writer validates each value at the call (`eventlog.core.values`,
 `eventlog.core.names`), registers the run's (event, key, extras) combinations as buffer slots, and
-appends rows. Its `log_metric` is the hot-path closure of `ingest.hot_path`; `log_metrics` packs
-a whole mapping into one block row.
+appends rows. Its `log_metric` and `log_metrics` are the hot-path closures of `ingest.hot_path`;
+`log_metrics` packs a whole mapping into one block row.
 
 A writer is retired when its run ends (or another run starts on the same handle). A retired
 writer's closure may still be held by user code (`log = exp.log_metric`): its calls then go to
@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventlog.core.names import check_text, validate_extra_name, validate_key
 from eventlog.core.values import event_value, to_dt_ns, to_json, to_number, to_step
-from ingest.hot_path import make_log_metric
+from ingest.hot_path import make_log_metric, make_log_metrics
 from ingest.tensors import MAX_PENDING as MAX_PENDING_TENSORS
 from ingest.tensors import is_tensor, tensor_value
 
@@ -34,6 +34,8 @@ __all__ = ["RunWriter"]
 
 #: `redirect(key, value, step, dt, extra)`: where a retired writer's `log_metric` calls go.
 Redirect = Callable[[str, Any, Any, Any, dict[str, Any]], None]
+#: `redirect_many(mapping, step, dt)`: where a retired writer's `log_metrics` calls go.
+RedirectMany = Callable[[Mapping[str, Any], Any, Any], None]
 
 
 class RunWriter:
@@ -53,12 +55,21 @@ class RunWriter:
         self._buffer = recorder.buffer
         self._extra: dict[str, str] = dict(extra or {})
         self._codes: dict[str, int] = {}  # metric key -> slot, read by the hot-path closure
-        # the keys of a log_metrics mapping -> (keyset id, a packer of its values as float64 bytes)
-        self._keysets: dict[tuple[str, ...], tuple[int, Callable[..., bytes]]] = {}
+        # the keys of a log_metrics mapping -> (keyset id, a packer of its values as float64 bytes,
+        # the block rows at which the buffer counts as full for mappings of that size)
+        self._keysets: dict[tuple[str, ...], tuple[int, Callable[..., bytes], int]] = {}
         self._redirect: Redirect | None = None
+        self._redirect_many: RedirectMany | None = None
         self._params: dict[str, tuple[float | None, str | None]] = {}  # params are immutable in a run
         self.log_metric = make_log_metric(
             self._buffer.scalar_rows, self._codes, recorder.threshold, self._log_metric_slow, recorder.full
+        )
+        #: `log_metrics(mapping, step=None, dt=None)`: every value of `mapping` as a metric at one
+        #: step, as one block row. Raises TypeError (a value is not a number; the others were
+        #: logged, or the step is not an int), InvalidNameError (a key breaks a naming rule) and
+        #: BackgroundError (an earlier flush failed).
+        self.log_metrics = make_log_metrics(
+            self._buffer.block_rows, self._keysets, self._log_metrics_slow, recorder.full
         )
         recorder.track_writer(self)
 
@@ -78,37 +89,14 @@ class RunWriter:
         self._codes.clear()
         self._keysets.clear()
 
-    def retire(self, redirect: Redirect) -> None:
-        """End this writer: every later `log_metric` call through it goes to `redirect`."""
+    def retire(self, redirect: Redirect, redirect_many: RedirectMany) -> None:
+        """End this writer: every later `log_metric` call through it goes to `redirect`, and every
+        `log_metrics` call to `redirect_many` (user code may hold either closure past its run)."""
         self._redirect = redirect
+        self._redirect_many = redirect_many
         self.divert_to_slow_path()
 
     # -- logging ------------------------------------------------------------------------------------
-    def log_metrics(self, mapping: Mapping[str, Any], step: int | None = None, dt: Any = None) -> None:
-        """Log every value of `mapping` as a metric at one step, as one block row.
-
-        Raises:
-            TypeError: a value is not a number (the others were logged), or the step is not an int.
-            InvalidNameError: a key breaks a naming rule.
-            BackgroundError: an earlier flush failed.
-        """
-        keys = tuple(mapping)
-        known = self._keysets.get(keys)
-        if known is None or dt is not None or (step is not None and type(step) is not int):
-            self._log_metrics_slow(mapping, step, dt)
-            return
-        keyset, pack = known
-        try:
-            # struct packing converts and checks all the values in C: 0.47 µs for 20 values,
-            # where array("d", values) took 1.2-1.8 µs and a separate heap buffer per call.
-            values = pack(*mapping.values())
-        except (struct.error, TypeError):
-            self._log_metrics_slow(mapping, step, dt)
-            return
-        if len(self._buffer.block_rows) * len(keys) >= self._recorder.threshold and not self._recorder.full():
-            return
-        self._buffer.block_rows.append((keyset, values, step, time.time_ns()))
-
     def log_event(
         self, event: str, key: str, value: Any, step: Any = None, dt: Any = None, extra: Mapping[str, Any] | None = None
     ) -> None:
@@ -181,6 +169,10 @@ class RunWriter:
         self._recorder.raise_unreported_error()
 
     def _log_metrics_slow(self, mapping: Mapping[str, Any], step: Any, dt: Any) -> None:
+        """Everything the `log_metrics` closure does not do: validation, registration, errors."""
+        if self._redirect_many is not None:
+            self._redirect_many(mapping, step, dt)
+            return
         self._recorder.raise_unreported_error()
         step = to_step(step)
         good: dict[str, float] = {}
@@ -198,8 +190,9 @@ class RunWriter:
         else:
             keys = tuple(mapping)
             slots = tuple(self._slot("metric", key) for key in keys)
-            keyset, pack = self._keysets[keys] = (self._buffer.keyset(slots), struct.Struct(f"{len(keys)}d").pack)
-            self._buffer.block_rows.append((keyset, pack(*good.values()), step, time.time_ns()))
+            pack = struct.Struct(f"{len(keys)}d").pack
+            self._keysets[keys] = (self._buffer.keyset(slots), pack, self._recorder.threshold // max(1, len(keys)))
+            self._buffer.block_rows.append((self._keysets[keys][0], pack(*good.values()), step, time.time_ns()))
         if bad is not None:
             raise bad
 

@@ -50,6 +50,22 @@ def test_a_held_log_metric_of_a_stopped_run_logs_into_the_current_run(local_uri:
     assert frame.select("run", "step", "value").rows() == [(1, 0, 1.0), (2, 2, 3.0)]
 
 
+def test_a_held_log_metrics_of_a_stopped_run_logs_into_the_current_run(local_uri: str) -> None:
+    with eventlog.open(local_uri) as log:
+        exp = log.experiment("held_many")
+        with exp:
+            held = exp.log_metrics
+            held({"loss": 1.0, "acc": 0.1}, step=0)
+            held({"loss": 1.5, "acc": 0.2}, step=1)  # the same keys again: the closure's fast path
+        with pytest.raises(NoActiveRunError):
+            held({"loss": 2.0, "acc": 0.3}, step=2)  # between runs: nothing to log into
+        with exp:
+            held({"loss": 3.0, "acc": 0.4}, step=3)  # the closure of run 1, now retired
+            exp.flush()
+        frame = exp.data(run="*", event="metric", key="loss").sort("step")
+    assert frame.select("run", "step", "value").rows() == [(1, 0, 1.0), (1, 1, 1.5), (2, 3, 3.0)]
+
+
 def test_extras_set_during_a_run_reach_the_fast_path(local_uri: str) -> None:
     with eventlog.open(local_uri) as log:
         exp = log.experiment("extras")
