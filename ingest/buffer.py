@@ -24,6 +24,7 @@ left, then encodes one Parquet segment per partition.
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 from collections.abc import Iterable
@@ -79,6 +80,9 @@ class WriteBuffer:
 
     def __init__(self, identity: Identity, quarantine: Quarantine | None = None) -> None:
         self.identity = identity
+        # the one-value dictionaries of node, userid and writer, built once (a short run's flush
+        # seals a tiny table, where each array built costs as much as its rows)
+        self._identity_strings = [strings([identity.node]), strings([identity.userid]), strings([identity.writer])]
         self.quarantine = quarantine  # where rows that cannot be encoded go (DESIGN §11), if anywhere
         self.scalar_rows: list[Any] = []  # flat: SCALAR_WIDTH items per event
         self.block_rows: list[tuple[int, bytes, int | None, int]] = []  # values: native float64s
@@ -356,10 +360,10 @@ class WriteBuffer:
             "value": columns["value"],
             "value_json": columns["value_json"],
             "dt": numeric(dts // 1_000, _DT_TYPE),  # nanoseconds in memory, microseconds in files
-            "node": pa.DictionaryArray.from_arrays(zeros, strings([ident.node])),
-            "userid": pa.DictionaryArray.from_arrays(zeros, strings([ident.userid])),
+            "node": pa.DictionaryArray.from_arrays(zeros, self._identity_strings[0]),
+            "userid": pa.DictionaryArray.from_arrays(zeros, self._identity_strings[1]),
             "rank": pa.nulls(n, pa.int64()) if ident.rank is None else numeric(np.full(n, ident.rank, dtype=np.int64)),
-            "writer": pa.DictionaryArray.from_arrays(zeros, strings([ident.writer])),
+            "writer": pa.DictionaryArray.from_arrays(zeros, self._identity_strings[2]),
             "seq": numeric(np.arange(first_seq, first_seq + n, dtype=np.int64)),
             "extra": columns["extra"] if "extra" in columns else self._extras_of(used, n),
         }
@@ -390,9 +394,22 @@ def _steps(steps: list[int | None]) -> Any:
 
 
 def _no_extras(n: int) -> Any:
-    """A map column of `n` empty maps, built without a Python object per row."""
+    """A map column of `n` empty maps, built without a Python object per row (for the short tables
+    of short runs, a zero-copy slice of one built once)."""
+    return _shared_empty_maps().slice(0, n) if n <= _SHARED_EMPTY_MAPS else _empty_maps(n)
+
+
+_SHARED_EMPTY_MAPS = 4096
+
+
+def _empty_maps(n: int) -> Any:
     offsets = numeric(np.zeros(n + 1, dtype=np.int32))
     return pa.MapArray.from_arrays(offsets, strings([]), strings([]), type=_MAP_TYPE)
+
+
+@functools.cache
+def _shared_empty_maps() -> Any:
+    return _empty_maps(_SHARED_EMPTY_MAPS)
 
 
 def _float64(values: list[Any]) -> np.ndarray[Any, Any]:

@@ -36,10 +36,14 @@ def tracked_variables(environ: Mapping[str, str] | None = None) -> list[tuple[st
     Returns:
         One tuple per variable; the step is 0 without a `_STEP_<n>` suffix.
     """
-    environ = dict(os.environ if environ is None else environ)
+    environ = os.environ if environ is None else environ
+    # names first, values only of the tracked ones: this runs at every stop (decoding every
+    # value of os.environ was 7 % of a short run's cost)
+    names = [name for name in list(environ) if name.startswith(EVENTLOG_TRACK_PREFIX) and name != EVENTLOG_TRACK_PREFIX]
     tracked = []
-    for name, raw in environ.items():
-        if not name.startswith(EVENTLOG_TRACK_PREFIX) or name == EVENTLOG_TRACK_PREFIX:
+    for name in names:
+        raw = environ.get(name)
+        if raw is None:  # unset meanwhile
             continue
         rest = name[len(EVENTLOG_TRACK_PREFIX) :]
         found = _STEP.match(rest)

@@ -51,13 +51,19 @@ class Segment:
         return layout.segment_path(self.experiment, self.date, self.writer, self.first_seq)
 
 
+#: Tables of fewer rows are written uncompressed: zstd's per-column set-up is ~20 % of encoding a
+#: 20-row segment (a short run's stop flush) and saves 2 % of its bytes; at 100 rows it saves 25 %.
+COMPRESS_FROM_ROWS = 64
+_TINY_WRITE_OPTIONS = {k: v for k, v in PARQUET_WRITE_OPTIONS.items() if k != "compression_level"} | {"compression": "none"}
+
+
 def encode_table(table: Any) -> bytes:
     """Encode a pyarrow Table with the segment file columns (in `arrow_schema()` order) as Parquet bytes."""
     import pyarrow as pa
     import pyarrow.parquet as pq
 
     sink = pa.BufferOutputStream()
-    pq.write_table(table, sink, **PARQUET_WRITE_OPTIONS)
+    pq.write_table(table, sink, **(PARQUET_WRITE_OPTIONS if table.num_rows >= COMPRESS_FROM_ROWS else _TINY_WRITE_OPTIONS))
     return bytes(sink.getvalue().to_pybytes())
 
 
