@@ -31,6 +31,7 @@ __all__ = [
     "Filter",
     "InvalidFilterError",
     "RunNotFoundError",
+    "exact_text",
     "glob_to_regex",
     "is_everything",
     "is_pattern",
@@ -60,6 +61,18 @@ def is_everything(value: Any) -> bool:
         Whether the value selects everything.
     """
     return value is None or (isinstance(value, str) and value in ("*", "all"))
+
+
+def exact_text(value: Any) -> str | None:
+    """The one string a filter value selects by equality (`"metric"`), else None (a pattern, a list, ...).
+
+    Args:
+        value: a filter value.
+
+    Returns:
+        The string, or None.
+    """
+    return value if isinstance(value, str) and not is_everything(value) and not is_pattern(value) else None
 
 
 def is_pattern(value: Any) -> bool:

@@ -158,6 +158,49 @@ def test_every_bucket_width_and_fetch_path_give_the_same_numbers(
         assert (row["first"], row["last"]) == (ordered[0][2], ordered[-1][2])
 
 
+@settings(max_examples=150, deadline=None)
+@given(
+    rows=st.lists(
+        st.tuples(
+            st.sampled_from(["a", "b"]),
+            st.one_of(st.none(), st.integers(-2, 2)),  # few steps: many ties, null steps too
+            st.integers(0, 3),  # few times: ties on (step, dt), broken by seq
+            st.floats(allow_nan=True, allow_infinity=False, width=32),
+        ),
+        min_size=1,
+        max_size=40,
+    ),
+    few_groups=st.booleans(),
+)
+def test_first_and_last_match_a_sort_by_step_dt_seq(rows: list[tuple[str, int | None, int, float]], few_groups: bool) -> None:
+    module = importlib.import_module("query.describe")
+    original = module._FEW_GROUPS
+    module._FEW_GROUPS = original if few_groups else 0  # both fetch paths (not a fixture: Hypothesis reruns)
+    try:
+        frame = pl.LazyFrame(
+            {
+                "event": ["metric"] * len(rows),
+                "key": [r[0] for r in rows],
+                "value": [r[3] for r in rows],
+                "step": [r[1] for r in rows],
+                "dt": [T0 + r[2] * S for r in rows],
+                "seq": [len(rows) - i for i in range(len(rows))],  # not the scan order: seq must decide
+            },
+            schema_overrides={"value": pl.Float64, "step": pl.Int64, "dt": pl.Datetime("ns", "UTC")},
+        )
+        out = describe(frame, ["event", "key"])
+    finally:
+        module._FEW_GROUPS = original
+    for row in out.iter_rows(named=True):
+        # (step with nulls first, dt, seq): the reference order
+        mine = sorted(
+            ((r[1] is not None, r[1] or 0, r[2], len(rows) - i), r[3]) for i, r in enumerate(rows) if r[0] == row["key"]
+        )
+        first, last = mine[0][1], mine[-1][1]
+        assert row["first"] == first or (np.isnan(first) and np.isnan(row["first"]))
+        assert row["last"] == last or (np.isnan(last) and np.isnan(row["last"]))
+
+
 def test_identical_events_all_count() -> None:
     # the same value at the same step and time twice (two writers): both count, in every statistic
     frame = _frame(["k"] * 4, [1.0, 2.0, 2.0, 3.0], steps=[0, 1, 1, 2]).with_columns(pl.lit(0, dtype=pl.Int64).alias("seq"))
