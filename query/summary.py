@@ -6,7 +6,7 @@ import polars as pl
 
 from eventlog.core.store import Store
 from query.data import check_extras
-from query.describe import DEFAULT_BUCKET_BITS, ORDER, STAT_COLUMNS, describe
+from query.describe import DEFAULT_BUCKET_BITS, ORDER, STAT_COLUMNS, Aside, describe, describe_with_aside
 from query.filters import Filter, exact_text, matches_text
 from query.scan import SMALL_SCAN_BYTES, column_predicates, columns, scan_sized
 from query.timefilters import seconds_between
@@ -38,14 +38,17 @@ def run_durations(frame: pl.LazyFrame) -> pl.DataFrame:
     )
 
 
-def _describe_events(frame: pl.LazyFrame, groups: list[str], event: Filter, bits: int, small: bool) -> pl.DataFrame:
-    """`describe` per group; one event kind (`event="metric"`) is not grouped by, but added back:
-    hashing a constant string column cost 10 % of the statistics' scan."""
+def _describe_events(
+    events: pl.LazyFrame, where: pl.Expr, groups: list[str], event: Filter, aside: Aside | None, bits: int, small: bool
+) -> tuple[pl.DataFrame, pl.DataFrame | None]:
+    """`describe_with_aside` per group; one event kind (`event="metric"`) is not grouped by, but
+    added back: hashing a constant string column costs time in both passes."""
     constant = exact_text(event)
     if constant is None:
-        return describe(frame, groups, bucket_bits=bits, in_memory=small)
-    stats = describe(frame, [g for g in groups if g != "event"], bucket_bits=bits, in_memory=small)
-    return stats.with_columns(pl.lit(constant, dtype=pl.String).alias("event")).select(groups + STAT_COLUMNS)
+        return describe_with_aside(events, groups, where=where, aside=aside, bucket_bits=bits, in_memory=small)
+    fewer = [g for g in groups if g != "event"]
+    stats, ends = describe_with_aside(events, fewer, where=where, aside=aside, bucket_bits=bits, in_memory=small)
+    return stats.with_columns(pl.lit(constant, dtype=pl.String).alias("event")).select(groups + STAT_COLUMNS), ends
 
 
 def summary(
@@ -101,18 +104,20 @@ def summary(
         needed = {"experiment", "run", "event", "key", "value", *ORDER}
         needed |= {k if k in known else "extra" for k in filters}
         events = events.select([c for c in known if c in needed]).collect(engine="streaming").lazy()
-    frame = events
+    where = pl.col("value").is_not_null()
     for predicate in column_predicates(**filters):
-        frame = frame.filter(predicate)
+        where = where & predicate
     # per run, groups are many and small: coarser buckets keep the histogram small
     bits = 3 if by_run else DEFAULT_BUCKET_BITS
-    stats = _describe_events(frame.filter(pl.col("value").is_not_null()), groups, filters["event"], bits, small)
+    # the start/stop events of the run durations come from the statistics' second read
+    aside = Aside(pl.col("event").is_in(["start", "stop"]), ["experiment", "run", "event", "dt"]) if wants_latency else None
+    stats, ends = _describe_events(events, where, groups, filters["event"], aside, bits, small)
     extra_filters = {name: value for name, value in filters.items() if name not in columns()}
     if stats.height == 0 and extra_filters:  # nothing matched: was an extra misnamed? (as data() says)
         check_extras(events, extra_filters, [])
-    if not wants_latency:
+    if ends is None:
         return stats
-    runs = run_durations(events)
+    runs = run_durations(ends.lazy())
     others = {name: value for name, value in filters.items() if name not in ("event", "key")}
     if others:  # the latency of the runs the other filters select (`tag="a"`), not of every run
         selected = events
