@@ -18,10 +18,9 @@ from functools import cache
 from typing import Any
 
 import polars as pl
-import pyarrow as pa
 
 from eventlog.core import layout, run_claims
-from eventlog.core.event import arrow_schema
+from eventlog.core.event import polars_schema
 from eventlog.core.segment import polars_scan_options
 from eventlog.core.store import FileInfo, Store, open_store
 from query.damage import excluded_paths
@@ -64,18 +63,15 @@ def as_store(store: Store | str | None) -> Store:
     return store if isinstance(store, Store) else open_store(store)
 
 
-@cache
 def file_schema() -> pl.Schema:
-    """The polars schema of a segment file (derived from the event's Arrow schema).
+    """The polars schema of a segment file (`eventlog.core.event.polars_schema`).
 
     Returns:
         The schema of the columns stored in files (no partition columns); the same object on
         every call, so treat it as read-only.
     """
-    # not Schema.empty_table(): it imports pandas (0.3-0.5 s on every process's first query)
-    empty = pl.from_arrow(pa.Table.from_batches([], schema=arrow_schema()))
-    assert isinstance(empty, pl.DataFrame)
-    return empty.schema
+    schema: pl.Schema = polars_schema()
+    return schema
 
 
 @cache

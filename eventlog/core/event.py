@@ -10,7 +10,7 @@ from __future__ import annotations
 import types
 import typing
 from functools import cache
-from typing import Annotated, Any, Union
+from typing import Annotated, Any, Final, Union
 
 import msgspec
 
@@ -23,13 +23,14 @@ __all__ = [
     "dt_array",
     "dt_ns_list",
     "file_columns",
+    "polars_schema",
 ]
 
 #: The event kinds eventlog itself writes; users may log other kinds with `log_event`.
 BUILTIN_KINDS = ("start", "stop", "metric", "param", "artifact", "system", "extra")
 
 #: The unit of the `dt` column in files (DESIGN §14); stores written with nanoseconds still read.
-DT_UNIT = "us"
+DT_UNIT: Final = "us"
 
 #: Columns that live in the hive path (`experiment=<name>/date=<YYYY-MM-DD>`), not inside files.
 PARTITION_COLUMNS = ("experiment", "date")
@@ -118,6 +119,40 @@ def arrow_schema(*, with_partitions: bool = False) -> Any:
         # pyarrow and by polars (the compactor) must have equal schemas to be concatenated.
         fields.append(pa.field(name, _arrow_type(hints[name])))
     return pa.schema(fields)
+
+
+def _polars_type(annotation: Any) -> Any:
+    """Map one field annotation to a polars type, as `_arrow_type` maps it to Arrow (a test checks
+    that the two agree), so that reading needs no pyarrow (0.08 s of every process's first query)."""
+    import polars as pl
+
+    origin = typing.get_origin(annotation)
+    if origin is Annotated:
+        base, *metas = typing.get_args(annotation)
+        for meta in metas:
+            if isinstance(meta, msgspec.Meta) and meta.extra and "arrow" in meta.extra:
+                return pl.Datetime(DT_UNIT, "UTC")
+        return _polars_type(base)
+    if origin in (Union, types.UnionType):
+        (inner,) = [a for a in typing.get_args(annotation) if a is not type(None)]
+        return _polars_type(inner)
+    if origin is dict:
+        return pl.Map(pl.String, pl.String)
+    simple = {int: pl.Int64, float: pl.Float64, str: pl.String}
+    return simple[annotation]
+
+
+@cache
+def polars_schema() -> Any:
+    """The polars schema of a segment file (no partition columns), derived from `Event`'s fields.
+
+    Returns:
+        A `polars.Schema`; the same object on every call, so treat it as read-only.
+    """
+    import polars as pl
+
+    hints = typing.get_type_hints(Event, include_extras=True)
+    return pl.Schema({name: _polars_type(hints[name]) for name in Event.__struct_fields__ if name not in PARTITION_COLUMNS})
 
 
 def file_columns() -> tuple[str, ...]:

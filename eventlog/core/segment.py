@@ -13,11 +13,10 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from functools import cache
 from typing import Any
 
 from eventlog.core import layout
-from eventlog.core.event import Event, arrow_schema, dt_array
+from eventlog.core.event import Event, arrow_schema, dt_array, polars_schema
 from eventlog.core.store import Store
 from eventlog.errors import AlreadyExistsError
 
@@ -118,15 +117,4 @@ def polars_scan_options() -> dict[str, Any]:
     """
     import polars as pl
 
-    return {"schema": _polars_file_schema(), "cast_options": pl.ScanCastOptions(datetime_cast="nanosecond-downcast")}
-
-
-@cache
-def _polars_file_schema() -> Any:
-    import polars as pl
-    import pyarrow as pa
-
-    # not Schema.empty_table(): it imports pandas (0.3-0.5 s on a process's first query)
-    empty = pl.from_arrow(pa.Table.from_batches([], schema=arrow_schema()))
-    assert isinstance(empty, pl.DataFrame)
-    return empty.schema
+    return {"schema": polars_schema(), "cast_options": pl.ScanCastOptions(datetime_cast="nanosecond-downcast")}

@@ -6,12 +6,13 @@ import io
 import math
 
 import msgspec
+import polars as pl
 import pyarrow as pa
 import pyarrow.parquet as pq
 from hypothesis import given
 from hypothesis import strategies as st
 
-from eventlog.core.event import Event, arrow_schema, file_columns
+from eventlog.core.event import Event, arrow_schema, file_columns, polars_schema
 from eventlog.core.segment import encode_table, table_from_events
 
 
@@ -32,6 +33,31 @@ def test_schema_follows_struct_fields_in_order_without_partition_columns() -> No
     assert schema.field("value").type == pa.float64()
     assert schema.field("extra").type == pa.map_(pa.string(), pa.string())
     assert arrow_schema(with_partitions=True).names[0] == "experiment"
+
+
+def test_the_polars_schema_is_what_polars_makes_of_the_arrow_schema() -> None:
+    # declared without pyarrow (reading never imports it), so checked against the Arrow one here
+    from_arrow = pl.from_arrow(pa.Table.from_batches([], schema=arrow_schema()))
+    assert isinstance(from_arrow, pl.DataFrame)
+    assert polars_schema() == from_arrow.schema
+
+
+def test_reading_imports_no_pyarrow(tmp_path: object) -> None:
+    import subprocess
+    import sys
+
+    import eventlog
+
+    uri = str(tmp_path)
+    with eventlog.open(uri) as log, log.experiment("e") as exp:
+        exp.log_metric("loss", 0.5, step=0)
+    reads = (
+        "import sys, query\n"
+        "query.data(sys.argv[1], 'e', run='*'); query.runs(sys.argv[1], 'e'); query.summary(sys.argv[1], 'e')\n"
+        "print('pyarrow' in sys.modules)"
+    )
+    done = subprocess.run([sys.executable, "-c", reads, uri], capture_output=True, text=True, check=True, timeout=120)
+    assert done.stdout.strip() == "False", done.stderr
 
 
 def test_event_is_compact_array_like_msgpack() -> None:
