@@ -107,8 +107,10 @@ class Store:
         only they are listed (gc removes those a killed writer left behind).
         """
         base = self.full_path(prefix)
+        if self.is_local:  # os.scandir: fsspec's local find stats every entry twice (10k segments: 1.1 s -> 0.1 s)
+            return sorted(_find_local(base, len(self.root) + 1, temporary), key=lambda f: f.path)
         try:
-            found = self.fs.find(base, detail=True)
+            found = self._find_remote(base)
         except FileNotFoundError:
             return []
         offset = len(self.root) + 1
@@ -119,6 +121,17 @@ class Store:
             full = full.split("://", 1)[-1]
             infos.append(FileInfo(full[offset:], int(info.get("size") or 0), _mtime(info)))
         return sorted(infos, key=lambda f: f.path)
+
+    def _find_remote(self, base: str) -> dict[str, Any]:
+        """fsspec's `find(base)`; on S3 one listing of `base/` and nothing more: s3fs's own find
+        follows an empty listing with a HEAD and a second listing (is `base` a file?), which made an
+        absent `_manifest/` cost 3 requests on every snapshot."""
+        parent, _, name = base.rpartition("/")
+        if self.protocol == "s3" and parent and name:
+            found: dict[str, Any] = self.fs.find(parent, prefix=f"{name}/", detail=True)
+            return found
+        listed: dict[str, Any] = self.fs.find(base, detail=True)
+        return listed
 
     def now(self) -> float:
         """The storage's clock, in epoch seconds: the mtime of a probe object written now.
@@ -199,6 +212,30 @@ class Store:
     def polars_native(self) -> bool:
         """True when polars can read this store's files by URL (local disk and S3)."""
         return self.is_local or self.protocol in ("s3", "s3a")
+
+
+def _find_local(base: str, offset: int, temporary: bool) -> list[FileInfo]:
+    """The files under local directory (or file) `base`, as `Store.find` lists them, unsorted."""
+    if os.path.isfile(base):
+        stat = os.stat(base)
+        return [] if base.endswith(".tmp") != temporary else [FileInfo(base[offset:], stat.st_size, stat.st_mtime)]
+    found: list[FileInfo] = []
+    pending = [base]
+    while pending:
+        try:
+            entries = list(os.scandir(pending.pop()))
+        except (FileNotFoundError, NotADirectoryError):
+            continue
+        for entry in entries:
+            if entry.is_dir():
+                pending.append(entry.path)
+            elif entry.path.endswith(".tmp") == temporary:
+                try:
+                    stat = entry.stat()
+                except FileNotFoundError:  # removed (gc, a finished temp file) since the directory was read
+                    continue
+                found.append(FileInfo(entry.path[offset:].replace(os.sep, "/"), stat.st_size, stat.st_mtime))
+    return found
 
 
 def _mtime(info: dict[str, Any]) -> float:
