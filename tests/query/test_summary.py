@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import query
-from query.describe import STAT_COLUMNS, describe, order_key, order_key_times
+from query.describe import DEFAULT_BUCKET_BITS, STAT_COLUMNS, describe, order_key, order_key_times
 
 from .conftest import T0, Writer
 
@@ -138,7 +138,7 @@ def test_summary_of_nothing_is_empty(local_uri: str, write: Writer) -> None:
     assert out.height == 0 and out.columns == ["event", "key", *STAT_COLUMNS]
 
 
-@pytest.mark.parametrize("bits", [1, 8, 20])
+@pytest.mark.parametrize("bits", [1, DEFAULT_BUCKET_BITS, 8, 20])
 @pytest.mark.parametrize("few_groups", [True, False])
 def test_every_bucket_width_and_fetch_path_give_the_same_numbers(
     bits: int, few_groups: bool, monkeypatch: pytest.MonkeyPatch
