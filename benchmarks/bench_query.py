@@ -18,8 +18,8 @@ Each (query, engine) runs --repeat times (default 3), the engines alternating, a
 kept. DuckDB gets its best SQL for the same work: one list `quantile_cont` for the quartiles,
 `arg_min`/`arg_max` for first/last, and the (metric, latency) row of the runs' durations that
 `summary()` adds; for the last value, the same four columns as `last_values()` through one
-`arg_max` of a struct. Each engine's time includes its imports in a fresh process (polars and
-pyarrow take ~0.3 s, duckdb ~0.04 s). Prints seconds, peak RSS, the ratio to DuckDB and the load
+`arg_max` of a struct. Each engine's time includes its imports in a fresh process (`import
+query` ~0.24 s, duckdb ~0.04 s). Prints seconds, peak RSS, the ratio to DuckDB and the load
 average; writes benchmarks/results/bench_query_<events>.json.
 """
 
