@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import resource
 import socket
+import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 #: tests/support/testkit.py holds the seeded segment generator the compaction tests use too; it
@@ -23,3 +26,27 @@ def free_port() -> int:
     with socket.socket() as probe:
         probe.bind(("127.0.0.1", 0))
         return int(probe.getsockname()[1])
+
+
+def start_moto(log: Path | None = None) -> tuple[subprocess.Popen[bytes], str]:
+    """A moto S3 server in its own process on 127.0.0.1 (its request log to `log`, if given).
+
+    Returns:
+        (the process, its endpoint URL).
+
+    Raises:
+        RuntimeError: the server did not answer within 10 s.
+    """
+    port = free_port()
+    exe = Path(sys.executable).with_name("moto_server")
+    stderr = subprocess.DEVNULL if log is None else log.open("wb")
+    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=stderr)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(200):
+        try:
+            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=1)
+            return proc, endpoint
+        except OSError:
+            time.sleep(0.05)
+    proc.kill()
+    raise RuntimeError("moto_server did not start")

@@ -29,12 +29,11 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
-from _common import free_port, peak_rss_mb
+from _common import peak_rss_mb, start_moto
 
 RESULTS = Path(__file__).parent / "results"
 WRITERS = 8
@@ -145,22 +144,6 @@ def run_backend(label: str, uri: str, segments: int, events: int, repeat: int, e
     return {"backend": label, "segments": segments, "events_per_segment": events, "generate": generated,
             "before": before, "compact": compacted, "after": after, "gc": collected, "after_gc": after_gc}
 
-
-
-def start_moto() -> tuple[subprocess.Popen[bytes], str]:
-    """A moto S3 server in its own process on 127.0.0.1; returns (process, endpoint)."""
-    port = free_port()
-    exe = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=1)
-            return proc, endpoint
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("moto_server did not start")
 
 
 def print_table(results: list[dict[str, Any]]) -> None:

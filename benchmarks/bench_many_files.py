@@ -24,18 +24,16 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _common import free_port
+from _common import start_moto
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 RESULTS = Path(__file__).parent / "results"
@@ -98,22 +96,6 @@ def bench_local(runs: int, rounds: int) -> dict[str, Any]:
         assert runs_of(uri, EXPERIMENT).height == runs
         out["compacted"] = timed(lambda: runs_of(uri, EXPERIMENT), rounds)
         return out
-
-
-def start_moto(log: Path) -> tuple[subprocess.Popen[bytes], str]:
-    """A moto S3 server in its own process on 127.0.0.1, logging each request to `log`."""
-    port = free_port()
-    exe = Path(sys.executable).with_name("moto_server")
-    proc = subprocess.Popen([str(exe), "-H", "127.0.0.1", "-p", str(port)], stdout=subprocess.DEVNULL, stderr=log.open("wb"))
-    endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(200):
-        try:
-            urllib.request.urlopen(endpoint + "/moto-api/data.json", timeout=1)
-            return proc, endpoint
-        except OSError:
-            time.sleep(0.05)
-    proc.kill()
-    raise RuntimeError("moto_server did not start")
 
 
 def bench_s3(runs: int, rounds: int) -> dict[str, Any]:
