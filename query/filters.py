@@ -39,6 +39,7 @@ __all__ = [
     "match_text",
     "matches_text",
     "text_matcher",
+    "without_fixed_column",
 ]
 
 #: A filter string starting with this is a regular expression.
@@ -73,6 +74,27 @@ def exact_text(value: Any) -> str | None:
         The string, or None.
     """
     return value if isinstance(value, str) and not is_everything(value) and not is_pattern(value) else None
+
+
+def without_fixed_column(
+    groups: list[str], column: str, value: Any
+) -> tuple[list[str], Callable[[pl.DataFrame], pl.DataFrame]]:
+    """The group columns without `column` when the filter `value` fixes it to one string, and a
+    function that adds it back to a grouped result (hashing a constant string column in a
+    group-by costs ~10 % of the scan).
+
+    Args:
+        groups: the group-by columns.
+        column: the filtered column (e.g. `event`).
+        value: its filter value.
+
+    Returns:
+        (the columns to group by, a function from the grouped frame to one with `column` again).
+    """
+    fixed = exact_text(value)
+    if fixed is None or column not in groups:
+        return groups, lambda frame: frame
+    return [g for g in groups if g != column], lambda frame: frame.with_columns(pl.lit(fixed, dtype=pl.String).alias(column))
 
 
 def is_pattern(value: Any) -> bool:

@@ -16,7 +16,7 @@ import polars as pl
 from eventlog.core.store import Store
 from eventlog.errors import InvalidFilterError
 from query.data import extra_keys
-from query.filters import Filter, exact_text, match, match_text
+from query.filters import Filter, match, match_text, without_fixed_column
 from query.scan import SMALL_SCAN_BYTES, scan_sized
 from query.timefilters import seconds_between
 
@@ -55,11 +55,8 @@ def last_values(store: Store | str | None, experiment: Filter = "*", *, event: F
         Columns experiment, run, event, key, value, value_json, step, dt; sorted by the first four.
     """
     frame, _ = scan_sized(store, experiment, event=event, **filters)
-    constant = exact_text(event)
-    if constant is None:
-        last = _last(frame, [*_RUN, "event", "key"])
-    else:  # one event kind: not grouped by (hashing a constant string column costs 10 %), added back
-        last = _last(frame, [*_RUN, "key"]).with_columns(pl.lit(constant, dtype=pl.String).alias("event"))
+    groups, add_back = without_fixed_column([*_RUN, "event", "key"], "event", event)
+    last = add_back(_last(frame, groups))
     return last.select(*_RUN, "event", "key", "value", "value_json", "step", "dt").sort([*_RUN, "event", "key"])
 
 

@@ -7,7 +7,7 @@ import polars as pl
 from eventlog.core.store import Store
 from query.data import check_extras
 from query.describe import DEFAULT_BUCKET_BITS, ORDER, STAT_COLUMNS, Aside, describe, describe_with_aside
-from query.filters import Filter, exact_text, matches_text
+from query.filters import Filter, matches_text, without_fixed_column
 from query.scan import SMALL_SCAN_BYTES, column_predicates, columns, scan_sized
 from query.timefilters import seconds_between
 
@@ -41,14 +41,10 @@ def run_durations(frame: pl.LazyFrame) -> pl.DataFrame:
 def _describe_events(
     events: pl.LazyFrame, where: pl.Expr, groups: list[str], event: Filter, aside: Aside | None, bits: int, small: bool
 ) -> tuple[pl.DataFrame, pl.DataFrame | None]:
-    """`describe_with_aside` per group; one event kind (`event="metric"`) is not grouped by, but
-    added back: hashing a constant string column costs time in both passes."""
-    constant = exact_text(event)
-    if constant is None:
-        return describe_with_aside(events, groups, where=where, aside=aside, bucket_bits=bits, in_memory=small)
-    fewer = [g for g in groups if g != "event"]
+    """`describe_with_aside` per group; one event kind (`event="metric"`) is not grouped by, but added back."""
+    fewer, add_back = without_fixed_column(groups, "event", event)
     stats, ends = describe_with_aside(events, fewer, where=where, aside=aside, bucket_bits=bits, in_memory=small)
-    return stats.with_columns(pl.lit(constant, dtype=pl.String).alias("event")).select(groups + STAT_COLUMNS), ends
+    return add_back(stats).select(groups + STAT_COLUMNS), ends
 
 
 def summary(
