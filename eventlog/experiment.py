@@ -74,11 +74,12 @@ class Experiment(ExperimentReads):
         if self._extra_set_in_run:  # extras set during a run belong to that run only
             self._extra = {}
             self._extra_set_in_run = False
+        job = job_id()
         if run is None:
-            run = self._log.claim_run(self.name, job_id())
+            run = self._log.claim_run(self.name, job)
         self._set_run(run)
         self._started_ns = time.time_ns()
-        self._log_generic("start", "run", run, extra={"job": job_id()} if job_id() else None)
+        self._log_generic("start", "run", run, extra={"job": job} if job else None)
         self._track_active()
         return run
 

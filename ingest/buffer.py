@@ -353,7 +353,7 @@ class WriteBuffer:
         zeros = numeric(np.zeros(n, dtype=np.int32))
         schema = arrow_schema()
         arrays = {
-            "run": numeric(np.array([slot.run for slot in used.slots], dtype=np.int64)).take(indices),
+            "run": numeric(np.array([slot.run for slot in used.slots], dtype=np.int64)[used.numbers]),
             "step": columns["step"],
             "event": pa.DictionaryArray.from_arrays(indices, strings([slot.event for slot in used.slots])),
             "key": pa.DictionaryArray.from_arrays(indices, strings([slot.key for slot in used.slots])),
@@ -380,10 +380,13 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 def _steps(steps: list[int | None]) -> Any:
     """The step column; a step outside int64 (the hot path does not range-check) becomes null, with a warning."""
-    try:
-        return numeric(np.fromiter(steps, dtype=np.int64, count=len(steps)))  # the common case: one pass in C
-    except (TypeError, OverflowError):  # some steps are None, or out of range
-        pass
+    if None not in steps:
+        try:
+            return numeric(np.fromiter(steps, dtype=np.int64, count=len(steps)))  # the common case: one pass in C
+        except OverflowError:
+            pass
+    elif steps.count(None) == len(steps):  # a flush of run events only (start, stop)
+        return pa.nulls(len(steps), pa.int64())
     try:
         return numeric_or_null(steps, np.int64)
     except OverflowError:  # one step must not fail the batch

@@ -8,6 +8,7 @@ memory with `pa.Array.from_buffers` instead; numbers are not copied.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,9 +25,15 @@ def numeric(values: np.ndarray[Any, Any], arrow_type: Any = None) -> Any:
         values: int or float numpy array.
         arrow_type: the Arrow type to view the memory as (same width); default from the dtype.
     """
-    values = np.ascontiguousarray(values)
-    arrow_type = pa.from_numpy_dtype(values.dtype) if arrow_type is None else arrow_type
+    if not values.flags.c_contiguous:
+        values = np.ascontiguousarray(values)
+    arrow_type = _arrow_type_of(values.dtype) if arrow_type is None else arrow_type
     return pa.Array.from_buffers(arrow_type, len(values), [None, pa.py_buffer(values)])
+
+
+@functools.cache
+def _arrow_type_of(dtype: np.dtype[Any]) -> Any:
+    return pa.from_numpy_dtype(dtype)
 
 
 def numeric_or_null(values: Sequence[float | int | None], dtype: Any) -> Any:
@@ -35,20 +42,32 @@ def numeric_or_null(values: Sequence[float | int | None], dtype: Any) -> Any:
     Raises:
         OverflowError: an int does not fit `dtype`.
     """
-    missing = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-    if not missing.any():
+    if None not in values:  # the common case: one pass in C
         return numeric(np.fromiter(values, dtype=dtype, count=len(values)))
-    filled = np.fromiter((0 if v is None else v for v in values), dtype=dtype, count=len(values))
-    return pa.Array.from_buffers(pa.from_numpy_dtype(filled.dtype), len(filled), [_validity(missing), pa.py_buffer(filled)])
+    missing = np.array([v is None for v in values], dtype=bool)
+    filled = np.array([0 if v is None else v for v in values], dtype=dtype)
+    return pa.Array.from_buffers(_arrow_type_of(filled.dtype), len(filled), [_validity(missing), pa.py_buffer(filled)])
 
 
 def strings(values: Sequence[str | None]) -> Any:
-    """A pyarrow string array of `values`, None becoming null."""
-    encoded = [b"" if v is None else v.encode("utf-8") for v in values]
-    offsets = _offsets(np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded)))
-    missing = np.fromiter((v is None for v in values), dtype=bool, count=len(values))
-    validity = _validity(missing) if missing.any() else None
-    return pa.StringArray.from_buffers(len(encoded), pa.py_buffer(offsets), pa.py_buffer(b"".join(encoded)), validity)
+    """A pyarrow string array of `values`, None becoming null.
+
+    Raises:
+        UnicodeEncodeError: a value is not valid UTF-8 (a lone surrogate).
+    """
+    if None in values:
+        validity = _validity(np.array([v is None for v in values], dtype=bool))
+        present: Sequence[str] = ["" if v is None else v for v in values]
+    else:
+        validity, present = None, values  # type: ignore[assignment]
+    joined = "".join(present)
+    data = joined.encode("utf-8")
+    if len(data) == len(joined):  # ASCII (any other character takes 2+ bytes): lengths in characters are in bytes
+        lengths = np.fromiter(map(len, present), dtype=np.int64, count=len(present))
+    else:
+        encoded = [v.encode("utf-8") for v in present]
+        lengths = np.fromiter(map(len, encoded), dtype=np.int64, count=len(encoded))
+    return pa.StringArray.from_buffers(len(present), pa.py_buffer(_offsets(lengths)), pa.py_buffer(data), validity)
 
 
 def string_map(rows: Sequence[Sequence[tuple[str, str]]], map_type: Any) -> Any:

@@ -36,6 +36,7 @@ class SlotTable(NamedTuple):
 
     indices: Any  # pa.int32: each row's slot in this table's numbering
     slots: list[Slot]  # the slots used, in that numbering
+    numbers: np.ndarray[Any, Any]  # `indices` as a numpy int32 array
 
 
 class SlotRegistry:
@@ -98,9 +99,15 @@ class SlotRegistry:
         return self._keysets[keyset]
 
     def table(self, slots: np.ndarray[Any, Any]) -> SlotTable:
-        """The slots `slots` uses, renumbered: linear in the rows, whatever the number of slots registered."""
-        used = np.flatnonzero(np.bincount(slots))
-        renumber = np.zeros(int(used[-1]) + 1, dtype=np.int32)
-        renumber[used] = np.arange(len(used), dtype=np.int32)
+        """The slots `slots` uses, renumbered: the cost follows the rows, not the number of slots registered."""
+        top = int(slots.max())
+        if top < 4 * len(slots):  # dense: a count per slot number is the cheapest
+            used = np.flatnonzero(np.bincount(slots))
+            renumber = np.zeros(top + 1, dtype=np.int32)
+            renumber[used] = np.arange(len(used), dtype=np.int32)
+            numbers = renumber[slots]
+        else:  # few rows of a long-lived process's many slots (a short run's flush): sort the rows instead
+            used, inverse = np.unique(slots, return_inverse=True)
+            numbers = inverse.astype(np.int32, copy=False)
         registry = self.slots
-        return SlotTable(numeric(renumber[slots]), [registry[i] for i in used.tolist()])
+        return SlotTable(numeric(numbers), [registry[i] for i in used.tolist()], numbers)

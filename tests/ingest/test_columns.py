@@ -47,6 +47,15 @@ def test_strings_match_pa_array() -> None:
     built = strings(values)
     assert built.equals(pa.array(values, type=pa.string()))
     assert strings([]).equals(pa.array([], type=pa.string()))
+    ascii_only = ["a", "", "train/loss"]  # byte lengths come from character lengths
+    assert strings(ascii_only).equals(pa.array(ascii_only, type=pa.string()))
+    mixed = ["é", "ab", "日本", ""]
+    assert strings(mixed).to_pylist() == mixed
+
+
+def test_strings_reject_what_utf8_cannot_encode() -> None:
+    with pytest.raises(UnicodeEncodeError):
+        strings(["ok", "caf\udce9"])
 
 
 def test_string_map_matches_pa_array() -> None:

@@ -26,6 +26,18 @@ def test_a_table_holds_only_the_slots_it_uses_renumbered() -> None:
     assert table.slots == [Slot("e", 5, "metric", "loss", ()), Slot("e", 42, "metric", "loss", ()), Slot("e", 999, "metric", "loss", ())]
 
 
+def test_dense_and_sparse_tables_renumber_alike() -> None:
+    # a table of many rows counts slot numbers; one of few rows among many slots sorts its rows
+    registry = SlotRegistry()
+    for i in range(50):
+        registry.slot("e", i, "metric", "loss")
+    rows = np.array([7, 3, 7, 49, 3] * 20, dtype=np.int32)  # dense: the highest slot < 4 x rows
+    dense, sparse = registry.table(rows), registry.table(rows[:5])
+    assert dense.indices.to_pylist() == [1, 0, 1, 2, 0] * 20
+    assert sparse.indices.to_pylist() == [1, 0, 1, 2, 0] and sparse.numbers.tolist() == [1, 0, 1, 2, 0]
+    assert dense.slots == sparse.slots == [registry.slots[3], registry.slots[7], registry.slots[49]]
+
+
 def test_keysets_and_bad_names() -> None:
     registry = SlotRegistry()
     keys = (registry.slot("e", 1, "metric", "x"), registry.slot("e", 1, "metric", "y"))
