@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 __all__ = [
+    "EVENTLOG_COMPACT_EVERY",
     "EVENTLOG_ON_DAMAGED",
     "EVENTLOG_RUN_ID",
     "EVENTLOG_SPOOL_DIR",
@@ -20,6 +21,8 @@ EVENTLOG_TOKEN = "EVENTLOG_TOKEN"
 EVENTLOG_TRACK_PREFIX = "EVENTLOG_TRACK_"
 #: `skip`: reads leave damaged files out (query.damage); the CLI's --skip-damaged sets it.
 EVENTLOG_ON_DAMAGED = "EVENTLOG_ON_DAMAGED"
+#: Seconds: a logger opened without `compact_every` compacts the experiments it writes this often.
+EVENTLOG_COMPACT_EVERY = "EVENTLOG_COMPACT_EVERY"
 
 #: Job ids shared by all ranks of one distributed job, in order of preference.
 JOB_ID_VARIABLES = (

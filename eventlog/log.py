@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import math
 import os
 import sys
 import threading
@@ -21,9 +22,11 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
+from eventlog import env
 from eventlog.compaction.compactor import CompactionReport
 from eventlog.compaction.compactor import compact as compact_store
 from eventlog.compaction.gc import GcReport, collect_garbage
+from eventlog.compaction.watch import CompactionWatcher
 from eventlog.core import run_claims
 from eventlog.core.catalog import list_experiments
 from eventlog.core.identity import current_identity
@@ -61,9 +64,16 @@ class Log:
         recover: publish dead writers' leftover spools of this store at open (default True).
         storage_options: passed to fsspec (e.g. `{"key": ..., "secret": ...}` for S3).
         token: the collector's bearer token for an `http(s)://` uri ($EVENTLOG_TOKEN when None).
+        compact_every: compact the experiments this log writes every this many seconds, in a
+            background thread, with the automatic policy (`eventlog.compaction.CompactionWatcher`);
+            None reads $EVENTLOG_COMPACT_EVERY, else no compaction. Safe with any number of
+            loggers and compactors on one store; not for a collector URI (the collector compacts:
+            `eventlog serve --compact-every`).
 
     Raises:
         StoreUnavailableError: the store cannot be reached (missing bucket, no credentials).
+        ValueError: `compact_every` (or $EVENTLOG_COMPACT_EVERY) is not a positive number of
+            seconds, or is given for a collector URI.
     """
 
     def __init__(
@@ -79,7 +89,9 @@ class Log:
         storage_options: dict[str, Any] | None = None,
         token: str | None = None,
         recover: bool = True,
+        compact_every: float | None = None,
     ) -> None:
+        compact_every = _compaction_period(compact_every, remote=resolve_uri(uri).startswith(("http://", "https://")))
         self.identity = current_identity()
         self.recorder: Recorder
         self.policy = FlushPolicy(
@@ -116,6 +128,10 @@ class Log:
         self._last_heartbeat = time.monotonic()
         self._pid = os.getpid()
         self.recorder.add_cycle_hook(self._heartbeat)
+        self._written: set[str] = set()  # the experiments handles were opened on: what compact_every compacts
+        self._compaction: CompactionWatcher | None = None
+        if compact_every is not None:
+            self._compaction = CompactionWatcher(self.store, lambda: list(self._written), every=compact_every).start()
         _open_logs.add(self)
         signals.install()
         self._signal_token = signals.register(self._on_sigterm)
@@ -139,7 +155,9 @@ class Log:
         Raises:
             InvalidNameError: the name breaks a naming rule.
         """
-        return Experiment(self, name)
+        handle = Experiment(self, name)
+        self._written.add(handle.name)
+        return handle
 
     def experiments(self, pattern: str = "*") -> list[str]:
         """Names of the experiments in the store that match the glob `pattern`, sorted."""
@@ -259,6 +277,8 @@ class Log:
     def close(self) -> None:
         """Stop active runs' heartbeats, flush everything (with `close_timeout`) and stop the flusher."""
         signals.unregister(self._signal_token)
+        if self._compaction is not None:
+            self._compaction.stop(timeout=0)  # a cycle under way ends by itself: compaction is crash-safe
         try:
             self.recorder.close()
         finally:
@@ -331,6 +351,7 @@ def open(  # shadows the builtin: the contract's name (DESIGN §10)
     storage_options: dict[str, Any] | None = None,
     token: str | None = None,
     recover: bool = True,
+    compact_every: float | None = None,
 ) -> Log:
     """Open the store at `uri` ($EVENTLOG_URI, else ./.eventlog) for logging and reading.
 
@@ -354,7 +375,35 @@ def open(  # shadows the builtin: the contract's name (DESIGN §10)
         storage_options=storage_options,
         token=token,
         recover=recover,
+        compact_every=compact_every,
     )
+
+
+def _compaction_period(compact_every: float | None, *, remote: bool) -> float | None:
+    """The seconds between a logger's compactions: the argument, else $EVENTLOG_COMPACT_EVERY, else None.
+
+    Raises:
+        ValueError: not a positive number, or asked for explicitly on a collector URI.
+    """
+    if compact_every is not None:
+        if remote:
+            raise ValueError(
+                "compact_every cannot be used when logging to a collector: the collector owns the store "
+                "(run it as `eventlog serve --compact-every SECONDS`)"
+            )
+        if not compact_every > 0:
+            raise ValueError(f"compact_every must be a positive number of seconds, got {compact_every!r}")
+        return float(compact_every)
+    raw = os.environ.get(env.EVENTLOG_COMPACT_EVERY, "").strip()
+    if not raw or remote:  # set for a whole cluster: a remote logger leaves it to the collector
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = math.nan
+    if not seconds > 0:
+        raise ValueError(f"${env.EVENTLOG_COMPACT_EVERY}={raw!r}: expected a positive number of seconds (or unset it)")
+    return seconds
 
 
 @atexit.register

@@ -1,8 +1,9 @@
 """Compaction that happens by itself: a watcher compacts (and optionally collects garbage) on a timer.
 
 Users do not run `compact` by hand, so something long-lived does it for them: `eventlog compact
---watch`, `eventlog serve --compact-every S` (the collector's process), or a `CompactionWatcher`
-in any long-lived Python process. Each cycle runs `compact` with an automatic policy: a partition
+--watch`, `eventlog serve --compact-every S` (the collector's process), a logger opened with
+`eventlog.open(compact_every=S)` (or `$EVENTLOG_COMPACT_EVERY`: it compacts the experiments it
+writes), or a `CompactionWatcher` in any long-lived Python process. Each cycle runs `compact` with an automatic policy: a partition
 is merged once it holds `min_files` (8) inputs that are at least `min_lag` (30 s) old, so the
 partitions being written right now are not rewritten every cycle. Any number of watchers (and
 manual compactions) may run against one store at once: compaction is race-safe by its manifest
@@ -14,7 +15,8 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
+from dataclasses import fields
 from typing import Any
 
 from eventlog.compaction.compactor import CompactionReport, compact
@@ -35,7 +37,8 @@ class CompactionWatcher:
 
     Args:
         store: the store.
-        experiment: the experiments to compact (a name or glob).
+        experiment: the experiments to compact: a name or glob, or a function returning names
+            (called each cycle: a logger passes the experiments it writes).
         every: seconds between the starts of two cycles.
         gc_grace: also collect garbage each cycle with this grace period (None: no gc).
         on_cycle: called with each cycle's reports (compaction, gc or None).
@@ -48,7 +51,7 @@ class CompactionWatcher:
     def __init__(
         self,
         store: Store,
-        experiment: str = "*",
+        experiment: str | Callable[[], Iterable[str]] = "*",
         *,
         every: float = 60.0,
         gc_grace: float | None = None,
@@ -67,18 +70,36 @@ class CompactionWatcher:
         self._thread: threading.Thread | None = None
 
     def run_once(self) -> CompactionReport | None:
-        """One cycle: compact, then gc if asked; returns the compaction report (None if the cycle failed)."""
-        try:
-            report = compact(self.store, self.experiment, **self.policy)
-            collected = None
-            if self.gc_grace is not None:
-                collected = collect_garbage(self.store, grace=self.gc_grace, dry_run=False)
-        except (EventLogError, OSError) as exc:  # the store or one partition failed: try again next cycle
-            _log.warning("eventlog: automatic compaction of %s failed (%s); retrying in %g s", self.store.uri, exc, self.every)
+        """One cycle: compact, then gc if asked; returns the compaction report (None if the cycle failed).
+
+        Each experiment (or pattern) is compacted on its own: one that fails (a damaged file, the
+        store unreachable) is logged and retried next cycle, and the others still go on.
+        """
+        patterns = [self.experiment] if isinstance(self.experiment, str) else sorted(self.experiment())
+        reports = [report for report in map(self._compact, patterns) if report is not None]
+        if len(reports) < len(patterns):
             return None
+        report = _combined(reports)
+        collected = None
+        if self.gc_grace is not None:
+            try:
+                collected = collect_garbage(self.store, grace=self.gc_grace, dry_run=False)
+            except (EventLogError, OSError) as exc:
+                self._warn("garbage collection", exc)
+                return None
         if self.on_cycle is not None:
             self.on_cycle(report, collected)
         return report
+
+    def _compact(self, pattern: str) -> CompactionReport | None:
+        try:
+            return compact(self.store, pattern, **self.policy)
+        except (EventLogError, OSError) as exc:  # the store or one partition failed: try again next cycle
+            self._warn(f"compaction of {pattern}", exc)
+            return None
+
+    def _warn(self, what: str, exc: BaseException) -> None:
+        _log.warning("eventlog: automatic %s in %s failed (%s); retrying in %g s", what, self.store.uri, exc, self.every)
 
     def run(self, cycles: int | None = None) -> None:
         """Run cycles in this thread until `stop()` (or `cycles` cycles have run)."""
@@ -100,3 +121,16 @@ class CompactionWatcher:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout)
+
+
+def _combined(reports: list[CompactionReport]) -> CompactionReport:
+    """One report of several `compact` calls (counts and lists added, the newest version kept)."""
+    total = CompactionReport()
+    for report in reports:
+        for item in fields(CompactionReport):
+            mine, theirs = getattr(total, item.name), getattr(report, item.name)
+            if item.name == "version":
+                setattr(total, item.name, theirs if mine is None else max(mine, theirs or 0))
+            else:
+                setattr(total, item.name, mine + theirs)
+    return total

@@ -9,6 +9,9 @@ import sys
 import threading
 import time
 
+import pytest
+
+import eventlog
 from eventlog.compaction import CompactionWatcher
 from eventlog.core import manifest
 from eventlog.core.store import Store, open_store
@@ -98,3 +101,38 @@ def test_serve_compacts_every_so_often(local_uri: str, free_port: int) -> None:
     assert compacted, errors
     assert "compacting every 0.3 s" in errors
     assert seen(store) == (logged, logged)
+
+
+def test_a_logger_compacts_the_experiments_it_writes_and_no_other(local_uri: str) -> None:
+    store = open_store(local_uri)
+    others = write_segments(store, "other", segments=10, events=50)  # another team's experiment
+    with eventlog.open(local_uri, compact_every=0.2) as log:
+        exp = log.experiment("sweep")
+        for run in range(10):  # each stop flushes: one small segment per run
+            exp.start()
+            exp.log_metrics({"loss": 1.0 / (run + 1)}, step=0)
+            exp.stop()
+        _age(store, 60)  # the automatic policy leaves segments younger than 30 s alone
+        assert _wait_for(lambda: len(manifest.load_latest(store).covered_ids()) == 10)
+        compacted = {f.partition.split("/")[0] for f in manifest.load_latest(store).files}
+        assert compacted == {"experiment=sweep"}  # the other experiment is not this logger's to rewrite
+        assert log._compaction is not None and log._compaction._thread is not None
+        thread = log._compaction._thread
+    thread.join(timeout=10)
+    assert not thread.is_alive()  # close() stops the watcher
+    runs = eventlog.open(local_uri).experiment("sweep").runs()
+    assert runs.height == 10 and sorted(runs["run"].to_list()) == list(range(1, 11))
+    assert seen(store)[0] == others + 10 * 3  # start, loss, stop per run: nothing lost, nothing doubled
+
+
+def test_compact_every_is_checked_at_open(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with pytest.raises(ValueError, match="positive number of seconds"):
+        eventlog.open(local_uri, compact_every=0)
+    with pytest.raises(ValueError, match="collector"):
+        eventlog.open("http://127.0.0.1:9", compact_every=60)
+    monkeypatch.setenv("EVENTLOG_COMPACT_EVERY", "soon")
+    with pytest.raises(ValueError, match=r"\$EVENTLOG_COMPACT_EVERY='soon'"):
+        eventlog.open(local_uri)
+    monkeypatch.setenv("EVENTLOG_COMPACT_EVERY", "30")
+    with eventlog.open(local_uri) as log:
+        assert log._compaction is not None and log._compaction.every == 30.0
