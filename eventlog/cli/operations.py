@@ -93,6 +93,10 @@ def register(app: typer.Typer) -> None:
         compact_every: Annotated[
             float | None, typer.Option(help="Also compact the store every this many seconds (as compact --watch).")
         ] = None,
+        gc_grace: Annotated[
+            float | None,
+            typer.Option(help="With --compact-every: also delete unused files older than this many seconds (at least 300)."),
+        ] = None,
     ) -> None:
         """Run the HTTP collector: remote writers log to http://HOST:PORT without store credentials.
 
@@ -107,7 +111,14 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise UserError(str(exc)) from None
         opened = open_cli_store(store, must_exist=False)  # fail early, with exit code 1, if the store is unreachable
-        watcher = None if compact_every is None else CompactionWatcher(opened, every=compact_every).start()
+        if gc_grace is not None and compact_every is None:
+            raise UserError("--gc-grace needs --compact-every: garbage is collected by the compaction cycles")
+        try:
+            watcher = None if compact_every is None else CompactionWatcher(opened, every=compact_every, gc_grace=gc_grace)
+        except ValueError as exc:  # UnsafeGraceError is one
+            raise UserError(str(exc)) from None
+        if watcher is not None:
+            watcher.start()
         err_console().print(
             f"serving {opened.uri} on http://{host}:{port}" + (f", compacting every {compact_every:g} s" if watcher else "")
         )
@@ -125,7 +136,10 @@ def _watch(store: Any, experiment: str, every: float, cycles: int | None, gc_gra
         if report.partitions or report.failed or (collected is not None and collected.files):
             out_console().print(f"{report}" + (f"; gc {collected}" if collected is not None and collected.files else ""))
 
-    watcher = CompactionWatcher(store, experiment, every=every, gc_grace=gc_grace, on_cycle=show, **policy)
+    try:
+        watcher = CompactionWatcher(store, experiment, every=every, gc_grace=gc_grace, on_cycle=show, **policy)
+    except ValueError as exc:  # UnsafeGraceError is one
+        raise UserError(str(exc)) from None
     err_console().print(f"compacting {experiment} in {store.uri} every {every:g} s (Ctrl-C stops)")
     try:
         watcher.run(cycles)

@@ -48,7 +48,7 @@ from eventlog.core.store import FileInfo, Store
 from eventlog.core.tombstones import expired_tombstones
 from eventlog.errors import UnsafeGraceError
 
-__all__ = ["MIN_GRACE", "GcReport", "UnsafeGraceError", "collect_garbage"]
+__all__ = ["MIN_GRACE", "GcReport", "UnsafeGraceError", "check_grace", "collect_garbage"]
 
 _log = logging.getLogger(__name__)
 
@@ -114,6 +114,22 @@ class GcReport:
         return f"; the storage's clock is {abs(self.clock_offset):,.0f} s {direction} this machine's, ages are by the storage's"
 
 
+def check_grace(grace: float, *, force: bool = False) -> None:
+    """Check a gc grace period before any work starts.
+
+    Raises:
+        UnsafeGraceError: `grace < MIN_GRACE` without `force=True`.
+        ValueError: a negative grace period.
+    """
+    if grace < 0:
+        raise ValueError(f"grace must be >= 0 seconds, got {grace}")
+    if grace < MIN_GRACE and not force:
+        raise UnsafeGraceError(
+            f"grace={grace:g} s is shorter than the safe minimum of {MIN_GRACE:g} s: readers scanning longer than that "
+            "would fail; pass force=True (CLI: --force) if no reader can be running"
+        )
+
+
 def collect_garbage(
     store: Store,
     *,
@@ -140,13 +156,7 @@ def collect_garbage(
         UnsafeGraceError: `grace < MIN_GRACE` without `force=True`.
         ValueError: a negative grace period.
     """
-    if grace < 0:
-        raise ValueError(f"grace must be >= 0 seconds, got {grace}")
-    if grace < MIN_GRACE and not force:
-        raise UnsafeGraceError(
-            f"grace={grace:g} s is shorter than the safe minimum of {MIN_GRACE:g} s: readers scanning longer than that "
-            "would fail; pass force=True (CLI: --force) if no reader can be running"
-        )
+    check_grace(grace, force=force)
     started = time.perf_counter()
     report = GcReport(dry_run=dry_run, grace=grace)
     now = _storage_now(store, report)

@@ -3,9 +3,10 @@
 Users do not run `compact` by hand, so something long-lived does it for them: `eventlog compact
 --watch`, `eventlog serve --compact-every S` (the collector's process), a logger opened with
 `eventlog.open(compact_every=S)` (or `$EVENTLOG_COMPACT_EVERY`: it compacts the experiments it
-writes), or a `CompactionWatcher` in any long-lived Python process. Each cycle runs `compact` with an automatic policy: a partition
-is merged once it holds `min_files` (8) inputs that are at least `min_lag` (30 s) old, so the
-partitions being written right now are not rewritten every cycle. Any number of watchers (and
+writes), or a `CompactionWatcher` in any long-lived Python process. Each cycle runs `compact`
+with an automatic policy: a partition is merged once it holds `min_files` (8) inputs that are at
+least `min_lag` (30 s) old, so the partitions being written right now are not rewritten every
+cycle. Any number of watchers (and
 manual compactions) may run against one store at once: compaction is race-safe by its manifest
 commits (DESIGN §3); the losers of a race drop their work. A cycle that fails is logged and the
 next one tries again.
@@ -19,8 +20,8 @@ from collections.abc import Callable, Iterable
 from dataclasses import fields
 from typing import Any
 
-from eventlog.compaction.compactor import CompactionReport, compact
-from eventlog.compaction.gc import GcReport, collect_garbage
+from eventlog.compaction.compactor import CompactionPolicy, CompactionReport, compact
+from eventlog.compaction.gc import GcReport, check_grace, collect_garbage
 from eventlog.core.store import Store
 from eventlog.errors import EventLogError
 
@@ -46,6 +47,7 @@ class CompactionWatcher:
 
     Raises:
         ValueError: `every` is not positive, or an invalid policy.
+        UnsafeGraceError: `gc_grace` is under `MIN_GRACE` (300 s): readers could lose files mid-scan.
     """
 
     def __init__(
@@ -60,12 +62,15 @@ class CompactionWatcher:
     ) -> None:
         if not every > 0:
             raise ValueError(f"every must be a positive number of seconds, got {every}")
+        if gc_grace is not None:
+            check_grace(gc_grace)  # at start, not as a warning every cycle
         self.store = store
         self.experiment = experiment
         self.every = every
         self.gc_grace = gc_grace
         self.on_cycle = on_cycle
         self.policy = {**AUTOMATIC_POLICY, **policy}
+        CompactionPolicy.from_options(self.policy)  # an invalid option fails here, not every cycle
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
 

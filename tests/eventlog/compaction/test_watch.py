@@ -136,3 +136,32 @@ def test_compact_every_is_checked_at_open(local_uri: str, monkeypatch: pytest.Mo
     monkeypatch.setenv("EVENTLOG_COMPACT_EVERY", "30")
     with eventlog.open(local_uri) as log:
         assert log._compaction is not None and log._compaction.every == 30.0
+
+
+def test_a_watcher_collects_covered_segments_once_the_grace_period_has_passed(local_uri: str) -> None:
+    store = open_store(local_uri)
+    logged = write_segments(store, "a", segments=10, events=50)
+    _age(store, 60)
+    watcher = CompactionWatcher(store, every=60, gc_grace=300)
+    assert watcher.run_once().segments_merged == 10  # type: ignore[union-attr]
+    assert len(store.find("seg")) == 10  # covered, but younger than the grace period: kept for running readers
+    then = time.time() - 4000  # as if the covering manifest version was committed more than 300 s ago
+    for info in store.find("seg") + store.find("_manifest"):
+        os.utime(store.full_path(info.path), (then, then))
+    watcher.run_once()
+    assert store.find("seg") == []  # readers no longer list what the manifest covers
+    assert seen(store) == (logged, logged)
+
+
+def test_an_unsafe_grace_period_fails_at_start_not_every_cycle(local_uri: str) -> None:
+    from eventlog.errors import UnsafeGraceError
+
+    with pytest.raises(UnsafeGraceError, match="safe minimum"):
+        CompactionWatcher(open_store(local_uri), gc_grace=10)
+    with pytest.raises(ValueError, match="min_files"):
+        CompactionWatcher(open_store(local_uri), min_files=0)
+    for command in (["compact", "--watch", "--gc-grace", "10"], ["serve", "--compact-every", "60", "--gc-grace", "10"]):
+        done = subprocess.run(
+            [sys.executable, "-m", "eventlog.cli", *command, "--store", local_uri], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 1 and "safe minimum of 300 s" in done.stderr, done.stderr
