@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP_CORE := $(VENV)/.installed-core
 STAMP_DEV := $(VENV)/.installed-dev
 
-.PHONY: help install dev demo lint docs test check-wheel test-integration test-integrations test-spark test-browser bench clean
+.PHONY: perf-tables help install dev demo lint docs test check-wheel test-integration test-integrations test-spark test-browser bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-18s %s\n", $$1, $$2}'
@@ -29,8 +29,8 @@ demo: $(STAMP_CORE)  ## log a real training run into ./.eventlog and print its r
 	$(BIN)/python examples/demo.py
 
 lint: $(STAMP_DEV)  ## ruff and mypy
-	$(BIN)/ruff check eventlog ingest query tests benchmarks examples
-	$(BIN)/mypy eventlog ingest query
+	$(BIN)/ruff check eventlog ingest query tests benchmarks examples scripts
+	$(BIN)/mypy eventlog ingest query scripts/perf_tables.py
 
 docs: $(STAMP_DEV)  ## build the guide in docs/ with mkdocs-material, strict: a broken link fails
 	NO_MKDOCS_2_WARNING=1 $(BIN)/mkdocs build --strict --site-dir build/site  # not --quiet: it stops strict mode from counting warnings (mkdocs #4126)
@@ -58,8 +58,12 @@ test-integrations: $(STAMP_DEV)  ## install the frameworks (torch, lightning, tr
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench,integrations]"
 	KERAS_BACKEND=torch $(BIN)/python -m pytest -q -p no:cacheprovider -m integrations tests/eventlog/integrations
 
-bench: $(STAMP_DEV)  ## run every benchmark (each prints a table and writes benchmarks/results/*.json)
+bench: $(STAMP_DEV)  ## run every benchmark (each prints a table and writes benchmarks/results/*.json), then perf-tables
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+	$(MAKE) perf-tables
+
+perf-tables: $(STAMP_DEV)  ## rewrite the tables of docs/performance.md from benchmarks/results/*.json
+	$(BIN)/python scripts/perf_tables.py
 
 clean:  ## remove the virtual environment and caches
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info

@@ -1,0 +1,36 @@
+"""docs/performance.md quotes its benchmark figures from benchmarks/results/*.json, never by hand."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import shutil
+from pathlib import Path
+from types import ModuleType
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _script() -> ModuleType:
+    spec = importlib.util.spec_from_file_location("perf_tables", ROOT / "scripts" / "perf_tables.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_performance_page_matches_the_benchmark_results() -> None:
+    perf = _script()
+    text = perf.DOC.read_text()
+    assert text.count("<!-- perf:") == len(perf.TABLES)  # every table function has its place on the page
+    assert perf.render(text) == text, "a table differs from its JSON: run .venv/bin/python scripts/perf_tables.py"
+
+
+def test_a_new_result_changes_its_table(tmp_path: Path) -> None:
+    perf = _script()
+    shutil.copytree(perf.RESULTS, tmp_path, dirs_exist_ok=True)
+    runs = json.loads((tmp_path / "bench_many_runs.json").read_text())
+    runs["rows"][0]["total_s"] = 12.345
+    (tmp_path / "bench_many_runs.json").write_text(json.dumps(runs))
+    page = perf.render(perf.DOC.read_text(), tmp_path)
+    assert "| 12.3 s |" in page and "in 12.3 s" in page  # the section's table and the overview both follow
