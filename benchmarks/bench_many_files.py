@@ -4,9 +4,11 @@ Seeded data: N runs in one experiment, each one raw segment of 20 metric events 
 writer (`testkit.make_segment`, published with the normal `publish`, 16 threads). Measured:
 
 - local: `runs()` over the N raw segments, then after `compact` (covered segments still listed,
-  as readers see them until gc);
+  as readers see them until gc), then after gc deleted them (forced with no grace period here:
+  the state once the grace period has passed, as `compact --watch --gc-grace` leaves it);
 - S3 (a `moto_server` on 127.0.0.1 in its own process): one run's `data()` over the raw segments,
-  then after `compact`, with the number of HTTP requests the server logged for each call.
+  then after `compact`, then after gc, with the number of HTTP requests the server logged for
+  each call.
 
 Each figure is the median of `--rounds` rounds in this process, with the 1-minute load average
 beside it (the machine is shared).
@@ -64,6 +66,16 @@ def compact(uri: str) -> float:
     return time.perf_counter() - started
 
 
+def collect(uri: str) -> float:
+    """Delete the covered segments at once (grace 0, forced); returns the seconds it took."""
+    from eventlog.compaction.gc import collect_garbage
+    from eventlog.core.store import open_store
+
+    started = time.perf_counter()
+    collect_garbage(open_store(uri), grace=0, force=True, dry_run=False)
+    return time.perf_counter() - started
+
+
 def timed(call: Callable[[], Any], rounds: int, requests: Callable[[], int] | None = None) -> dict[str, Any]:
     """The median seconds (and requests) of `rounds` calls, with the load average of each round."""
     seconds, counts, loads = [], [], []
@@ -95,6 +107,9 @@ def bench_local(runs: int, rounds: int) -> dict[str, Any]:
         out["compact_s"] = compact(uri)
         assert runs_of(uri, EXPERIMENT).height == runs
         out["compacted"] = timed(lambda: runs_of(uri, EXPERIMENT), rounds)
+        out["gc_s"] = collect(uri)
+        assert runs_of(uri, EXPERIMENT).height == runs
+        out["collected"] = timed(lambda: runs_of(uri, EXPERIMENT), rounds)
         return out
 
 
@@ -128,6 +143,9 @@ def bench_s3(runs: int, rounds: int) -> dict[str, Any]:
             out["compact_s"] = compact(uri)
             assert data(uri, EXPERIMENT, run=one).height == EVENTS
             out["compacted"] = timed(lambda: data(uri, EXPERIMENT, run=one), rounds, requests)
+            out["gc_s"] = collect(uri)
+            assert data(uri, EXPERIMENT, run=one).height == EVENTS
+            out["collected"] = timed(lambda: data(uri, EXPERIMENT, run=one), rounds, requests)
             return out
         finally:
             proc.terminate()
@@ -136,15 +154,15 @@ def bench_s3(runs: int, rounds: int) -> dict[str, Any]:
 
 def print_table(results: dict[str, Any]) -> None:
     """One line per figure: what, N, median seconds, requests, load."""
-    print(f"{'measure':<32} {'N':>7} {'median s':>9} {'requests':>9} {'load':>5}")
+    print(f"{'measure':<34} {'N':>7} {'median s':>9} {'requests':>9} {'load':>5}")
     for label, key, what in (("local", "local", "runs()"), ("s3", "s3", "data() one run")):
         part = results.get(key)
         if not part:
             continue
-        for phase in ("raw", "compacted"):
+        for phase in ("raw", "compacted", "collected"):
             row = part[phase]
             print(
-                f"{label + ' ' + what + ' ' + phase:<32} {part['runs']:>7,} {row['seconds']:>9.3f} {row.get('requests', ''):>9} {row['load']:>5.2f}"
+                f"{label + ' ' + what + ' ' + phase:<34} {part['runs']:>7,} {row['seconds']:>9.3f} {row.get('requests', ''):>9} {row['load']:>5.2f}"
             )
 
 
