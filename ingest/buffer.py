@@ -326,10 +326,10 @@ class WriteBuffer:
         return string_map([slot.extra for slot in used.slots], _MAP_TYPE).take(used.indices)
 
     def _partitions(self, slots: np.ndarray[Any, Any], dts: np.ndarray[Any, Any], columns: dict[str, Any]) -> list[_Sealed]:
-        days = dts // _NS_PER_DAY
-        group_key = self.registry.experiment_of[slots] * 1_000_000 + (days - days.min())
         groups: list[Any]
-        if group_key.min() == group_key.max():
+        if self.registry.experiments == 1 and dts.min() // _NS_PER_DAY == dts.max() // _NS_PER_DAY:
+            groups = [None]  # the common case, in two passes over the times (the general one takes six)
+        elif (group_key := self._group_keys(slots, dts)).min() == group_key.max():
             groups = [None]
         else:
             order = np.argsort(group_key, kind="stable")
@@ -342,6 +342,11 @@ class WriteBuffer:
             g_columns = columns if rows is None else {k: v.take(numeric(rows)) for k, v in columns.items()}
             sealed.append(self._sealed_table(g_slots, g_dts, g_columns))
         return sealed
+
+    def _group_keys(self, slots: np.ndarray[Any, Any], dts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+        """Each row's partition as one integer: its experiment's number and its day."""
+        days = dts // _NS_PER_DAY
+        return self.registry.experiment_of[slots] * 1_000_000 + (days - days.min())
 
     def _sealed_table(self, slots: np.ndarray[Any, Any], dts: np.ndarray[Any, Any], columns: dict[str, Any]) -> _Sealed:
         n = len(slots)
@@ -380,12 +385,11 @@ _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1
 
 def _steps(steps: list[int | None]) -> Any:
     """The step column; a step outside int64 (the hot path does not range-check) becomes null, with a warning."""
-    if None not in steps:
-        try:
-            return numeric(np.fromiter(steps, dtype=np.int64, count=len(steps)))  # the common case: one pass in C
-        except OverflowError:
-            pass
-    elif steps.count(None) == len(steps):  # a flush of run events only (start, stop)
+    try:
+        return numeric(np.fromiter(steps, dtype=np.int64, count=len(steps)))  # the common case: one pass in C
+    except (TypeError, OverflowError):  # some steps are None, or out of range
+        pass
+    if steps.count(None) == len(steps):  # run events only (start, stop): no step at all
         return pa.nulls(len(steps), pa.int64())
     try:
         return numeric_or_null(steps, np.int64)

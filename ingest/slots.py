@@ -81,6 +81,11 @@ class SlotRegistry:
             self.experiment_of = grown  # a seal holding the old array still finds every slot it sees
         self.experiment_of[slot] = self._experiment_ids.setdefault(experiment, len(self._experiment_ids))
 
+    @property
+    def experiments(self) -> int:
+        """How many experiments the registered slots belong to."""
+        return len(self._experiment_ids)
+
     def keyset(self, slots: tuple[int, ...]) -> int:
         """The id of a tuple of slots (the keys of one `log_metrics` mapping), registering it if new."""
         found = self._keyset_ids.get(slots)
