@@ -265,7 +265,12 @@ TABLES: dict[str, Callable[[Results], str]] = {
     "many-runs": many_runs,
 }
 
-_BLOCK = re.compile(r"(<!-- perf:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(\n<!-- /perf:(?P=name) -->)", re.DOTALL)
+_BLOCK = re.compile(r"(<!-- perf:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /perf:(?P=name) -->)", re.DOTALL)
+
+
+def blocks(text: str) -> dict[str, str]:
+    """Each perf block of `text`: its name and its body (the table)."""
+    return {found["name"]: found["body"] for found in _BLOCK.finditer(text)}
 
 
 def render(text: str, results_dir: Path = RESULTS) -> str:
@@ -280,7 +285,7 @@ def render(text: str, results_dir: Path = RESULTS) -> str:
         return json.loads((results_dir / f"{name}.json").read_text())
 
     def rewrite(found: re.Match[str]) -> str:
-        return found[1] + TABLES[found["name"]](results) + found[4]
+        return found[1] + TABLES[found["name"]](results) + "\n" + found[4]
 
     return _BLOCK.sub(rewrite, text)
 
