@@ -29,6 +29,8 @@ RUN_COLUMNS = ["experiment", "run", "status", "start", "end", "duration_s", "nod
 #: Filters of `runs()` that select the events folded; every other name selects runs by a column.
 EVENT_FILTERS = ("run", "since", "end", "event", "key", "step")
 _RUN = ["experiment", "run"]
+#: The columns `fold_runs` reads.
+FOLD_COLUMNS = [*_RUN, "event", "key", "value", "value_json", "step", "dt", "seq", "node", "userid", "extra"]
 
 
 def _last(frame: pl.LazyFrame, groups: list[str]) -> pl.DataFrame:
@@ -207,6 +209,7 @@ def read_events(store: Store | str | None, experiment: Filter = "*", **filters: 
         InvalidFilterError: a malformed filter (see `query.scan`).
     """
     frame, size = scan_sized(store, experiment, **filters)
+    frame = frame.select(FOLD_COLUMNS)  # not writer, rank, date: less to decode and to hold
     if size < SMALL_SCAN_BYTES:  # small data: read the files once, fold in memory
         return frame.collect(engine="streaming").lazy()
     return frame
