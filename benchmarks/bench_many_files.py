@@ -3,7 +3,8 @@
 Seeded data: N runs in one experiment, each one raw segment of 20 metric events written by its own
 writer (`testkit.make_segment`, published with the normal `publish`, 16 threads). Measured:
 
-- local: `runs()` over the N raw segments, then after `compact` (covered segments still listed,
+- local: `runs()` over the N raw segments; the dashboard's fold after one more run landed (its
+  `RunsCache` keeps the rows of files it read, so it reads only the new segment); `runs()` after `compact` (covered segments still listed,
   as readers see them until gc), then after gc deleted them (forced with no grace period here:
   the state once the grace period has passed, as `compact --watch --gc-grace` leaves it);
 - S3 (a `moto_server` on 127.0.0.1 in its own process): one run's `data()` over the raw segments,
@@ -94,6 +95,26 @@ def timed(call: Callable[[], Any], rounds: int, requests: Callable[[], int] | No
     return out
 
 
+def dashboard_refresh(uri: str, runs: int, rounds: int) -> dict[str, Any]:
+    """The dashboard's fold after one more run landed, with the rows of files already read kept."""
+    from eventlog.core.segment import publish
+    from eventlog.core.store import open_store
+    from eventlog.ui.runs_view import RunsCache
+    from testkit import make_segment
+
+    store = open_store(uri)
+    cache = RunsCache(store)
+    cache.get(EXPERIMENT)  # the first fold reads every file
+    added = iter(range(runs, runs + rounds))
+
+    def refresh() -> None:
+        run = next(added)
+        publish(store, make_segment(EXPERIMENT, f"w{run:06d}", 0, EVENTS, run=run + 1))
+        assert cache.get(EXPERIMENT).table.height == run + 1
+
+    return timed(refresh, rounds)
+
+
 def bench_local(runs: int, rounds: int) -> dict[str, Any]:
     """runs() over N raw segments, then compacted."""
     from query import runs as runs_of
@@ -104,6 +125,8 @@ def bench_local(runs: int, rounds: int) -> dict[str, Any]:
         check = runs_of(uri, EXPERIMENT)
         assert check.height == runs, check.height
         out["raw"] = timed(lambda: runs_of(uri, EXPERIMENT), rounds)
+        out["dashboard"] = dashboard_refresh(uri, runs, rounds)
+        runs += rounds  # the refreshes added one run each
         out["compact_s"] = compact(uri)
         assert runs_of(uri, EXPERIMENT).height == runs
         out["compacted"] = timed(lambda: runs_of(uri, EXPERIMENT), rounds)
@@ -159,7 +182,9 @@ def print_table(results: dict[str, Any]) -> None:
         part = results.get(key)
         if not part:
             continue
-        for phase in ("raw", "compacted", "collected"):
+        for phase in ("raw", "dashboard", "compacted", "collected"):
+            if phase not in part:
+                continue
             row = part[phase]
             print(
                 f"{label + ' ' + what + ' ' + phase:<34} {part['runs']:>7,} {row['seconds']:>9.3f} {row.get('requests', ''):>9} {row['load']:>5.2f}"

@@ -20,7 +20,7 @@ from query.filters import Filter, match, match_text, without_fixed_column
 from query.scan import SMALL_SCAN_BYTES, scan_sized
 from query.timefilters import seconds_between
 
-__all__ = ["CRASH_AFTER_SECONDS", "EVENT_FILTERS", "RUN_COLUMNS", "filter_runs", "fold_runs", "last_values", "read_events", "runs"]
+__all__ = ["CRASH_AFTER_SECONDS", "EVENT_FILTERS", "FOLD_COLUMNS", "RUN_COLUMNS", "filter_runs", "fold_runs", "last_values", "read_events", "runs"]
 
 #: A run without `stop` whose newest event is older than this is `crashed` (3 missed heartbeats).
 CRASH_AFTER_SECONDS = 90.0

@@ -44,6 +44,7 @@ __all__ = [
     "scan_sized",
     "scan_snapshot",
     "scan_store",
+    "scanned_name",
     "select_files",
 ]
 
@@ -149,11 +150,13 @@ def select_files(
     return replace(snapshot, files=kept)
 
 
-def scan_snapshot(snapshot: Snapshot) -> pl.LazyFrame:
+def scan_snapshot(snapshot: Snapshot, *, file_column: str | None = None) -> pl.LazyFrame:
     """A LazyFrame over every file of `snapshot`, with `experiment` and `date` columns.
 
     Args:
         snapshot: the files to scan.
+        file_column: also a column of this name holding each row's file, as the store's URL of
+            it (`Store.url`; a path for stores polars cannot open itself).
 
     Returns:
         The LazyFrame (no rows, all columns, if the snapshot is empty).
@@ -163,7 +166,8 @@ def scan_snapshot(snapshot: Snapshot) -> pl.LazyFrame:
     if skipped:
         snapshot = replace(snapshot, files=[f for f in snapshot.files if f.path not in skipped])
     if not snapshot.files:
-        return empty_frame()
+        empty = empty_frame()
+        return empty if file_column is None else empty.with_columns(pl.lit(None, dtype=pl.String).alias(file_column))
     if store.polars_native:
         return pl.scan_parquet(
             snapshot.urls,
@@ -172,9 +176,18 @@ def scan_snapshot(snapshot: Snapshot) -> pl.LazyFrame:
             storage_options=store.polars_storage_options(),
             missing_columns="raise",  # a foreign file is damage to name (query.damage), not rows of nulls
             extra_columns="ignore",
+            include_file_paths=file_column,
             **polars_scan_options(),
         )
-    return pl.concat([_read_via_fsspec(store, path) for path in snapshot.paths], how="diagonal_relaxed").lazy()
+    frames = [_read_via_fsspec(store, path) for path in snapshot.paths]
+    if file_column is not None:
+        frames = [f.with_columns(pl.lit(path, dtype=pl.String).alias(file_column)) for f, path in zip(frames, snapshot.paths, strict=True)]
+    return pl.concat(frames, how="diagonal_relaxed").lazy()
+
+
+def scanned_name(store: Store, path: str) -> str:
+    """What `scan_snapshot(..., file_column=...)` holds for the rows of the file at `path`."""
+    return store.url(path) if store.polars_native else path
 
 
 def _read_via_fsspec(store: Store, path: str) -> pl.DataFrame:

@@ -148,7 +148,13 @@ def many_files(results: Results) -> str:
         part = data.get(key)
         if not part:
             continue
-        for phase, label in (("raw", "raw segments"), ("compacted", "compacted"), ("collected", "compacted, then gc")):
+        phases = (
+            ("raw", "raw segments"),
+            ("dashboard", "raw segments, the dashboard's fold after one more run landed"),
+            ("compacted", "compacted"),
+            ("collected", "compacted, then gc"),
+        )
+        for phase, label in phases:
             if phase in part:
                 row = part[phase]
                 rows.append([what, label, f"{part['runs']:,}", f"{row['seconds']:.3f} s", str(row.get("requests", "")), load(row["load"])])

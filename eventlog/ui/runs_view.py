@@ -5,7 +5,9 @@ paging a table of 10,000 rows takes milliseconds. So the fold is kept per experi
 done again only when the store's snapshot of those experiments changed (a new segment, a
 compaction) or, while some run is `running`, after `RUNNING_TTL` seconds (a run without new
 events turns `crashed` with time alone). A listing of the store per request is what "changed"
-costs.
+costs. The fold itself reads only the files that appeared since the last one: the rows of
+files already read are kept (`query.file_rows.FileRowsCache`, for the most recent
+`_ROW_CACHES` experiment filters of small enough stores), since data files never change.
 """
 
 from __future__ import annotations
@@ -24,8 +26,9 @@ from eventlog.core.store import Store
 from eventlog.errors import InvalidFilterError
 from eventlog.ui.encode import frame_payload
 from eventlog.ui.runs_filter import filter_table
-from query.filters import Filter
-from query.snapshot import take_snapshot
+from query.file_rows import FileRowsCache
+from query.runs import FOLD_COLUMNS, fold_runs
+from query.snapshot import Snapshot, take_snapshot
 
 __all__ = ["MAX_PAGE", "RUNNING_TTL", "RunsCache", "TableEntry", "runs_page"]
 
@@ -37,6 +40,8 @@ MAX_PAGE = 5000
 _ALWAYS = ("experiment", "run", "status")
 #: Folds kept at once (one per experiment filter the browsers asked for).
 _ENTRIES = 16
+#: Experiment filters whose files' rows are kept between folds (each up to `SMALL_SCAN_BYTES` of rows).
+_ROW_CACHES = 4
 
 
 @dataclass(frozen=True)
@@ -48,9 +53,8 @@ class TableEntry:
     made: float
 
 
-def _fingerprint(store: Store, experiment: Filter) -> str:
+def _fingerprint(snapshot: Snapshot) -> str:
     """A digest of the snapshot's files (path and size): equal digests, equal runs tables."""
-    snapshot = take_snapshot(store, experiment)
     digest = hashlib.blake2b(digest_size=12)
     for info in sorted(snapshot.files, key=lambda f: f.path):
         digest.update(f"{info.path}\0{info.size}\n".encode())
@@ -69,6 +73,7 @@ class RunsCache:
         self.store = store
         self._clock = clock
         self._entries: dict[str, TableEntry] = {}
+        self._rows: dict[str, FileRowsCache] = {}  # most recently used last
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.folds = 0  # how many folds were done (tests and /api/info read it)
@@ -91,13 +96,15 @@ class RunsCache:
             DamagedFileError: a file of the store cannot be read.
         """
         with self._lock(experiment):
-            fingerprint = _fingerprint(self.store, experiment)
+            snapshot = take_snapshot(self.store, experiment)
+            fingerprint = _fingerprint(snapshot)
             entry = self._entries.get(experiment)
             now = self._clock()
             fresh = entry is not None and entry.fingerprint == fingerprint
             if fresh and entry is not None and (now - entry.made < RUNNING_TTL or not _has_running(entry.table)):
                 return entry
-            table = query.runs(self.store, experiment)
+            rows = self._row_cache(experiment).rows(snapshot)
+            table = query.runs(self.store, experiment) if rows is None else fold_runs(rows.lazy())
             self.folds += 1
             entry = TableEntry(table=table, fingerprint=fingerprint, made=now)
             with self._guard:
@@ -106,6 +113,16 @@ class RunsCache:
                 while len(self._entries) > _ENTRIES:  # the oldest filter asked for goes first
                     self._entries.pop(next(iter(self._entries)))
             return entry
+
+
+    def _row_cache(self, experiment: str) -> FileRowsCache:
+        """The rows cache of `experiment`'s files (the least recently used filter's is dropped)."""
+        with self._guard:
+            cache = self._rows.pop(experiment, None) or FileRowsCache(FOLD_COLUMNS)
+            self._rows[experiment] = cache
+            while len(self._rows) > _ROW_CACHES:
+                self._rows.pop(next(iter(self._rows)))
+            return cache
 
 
 def _has_running(table: pl.DataFrame) -> bool:
