@@ -220,6 +220,7 @@ def create_app(store: Store, *, token: str | None = None, max_reads: int = MAX_R
             "max_width": MAX_WIDTH,
             "max_series": MAX_SERIES,
             "folds": runs_cache.folds,
+            "files_read": runs_cache.files_read,
         }
 
     def experiments(request: Request) -> dict[str, Any]:

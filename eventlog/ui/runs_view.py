@@ -40,8 +40,10 @@ MAX_PAGE = 5000
 _ALWAYS = ("experiment", "run", "status")
 #: Folds kept at once (one per experiment filter the browsers asked for).
 _ENTRIES = 16
-#: Experiment filters whose files' rows are kept between folds (each up to `SMALL_SCAN_BYTES` of rows).
+#: Experiment filters whose files' rows are kept between folds, and the most bytes of Parquet rows
+#: each keeps (~1M metric events, ~80 MB in memory; a bigger experiment is read afresh each fold).
 _ROW_CACHES = 4
+_ROW_CACHE_BYTES = 8 << 20
 
 
 @dataclass(frozen=True)
@@ -115,10 +117,16 @@ class RunsCache:
             return entry
 
 
+    @property
+    def files_read(self) -> int:
+        """Data files the folds of the kept filters have read (each file once)."""
+        with self._guard:
+            return sum(cache.files_read for cache in self._rows.values())
+
     def _row_cache(self, experiment: str) -> FileRowsCache:
         """The rows cache of `experiment`'s files (the least recently used filter's is dropped)."""
         with self._guard:
-            cache = self._rows.pop(experiment, None) or FileRowsCache(FOLD_COLUMNS)
+            cache = self._rows.pop(experiment, None) or FileRowsCache(FOLD_COLUMNS, max_bytes=_ROW_CACHE_BYTES)
             self._rows[experiment] = cache
             while len(self._rows) > _ROW_CACHES:
                 self._rows.pop(next(iter(self._rows)))

@@ -336,3 +336,20 @@ def test_serving_folds_the_first_table_at_once(filled_store: str) -> None:
         assert ui.app.state.runs.folds == 1  # `*`: the store holds two experiments
         assert http.get("/api/runs", params={"experiment": "*"}).json()["total"] == 5
         assert ui.app.state.runs.folds == 1  # the page's first request found it ready
+
+
+def test_a_refreshed_table_reads_only_the_files_that_appeared(local_uri: str) -> None:
+    with eventlog.open(local_uri) as log:
+        exp = log.experiment("sweep")
+        for run in range(5):
+            with exp:
+                exp.log_metric("loss", 1.0 / (run + 1), step=0)  # the stop's flush: one segment per run
+        with UIThread(local_uri) as ui, httpx.Client(base_url=ui.url, timeout=30) as http:
+            assert http.get("/api/runs", params={"experiment": "sweep"}).json()["total"] == 5
+            assert http.get("/api/info").json()["files_read"] == 5
+            with exp:
+                exp.log_metric("loss", 0.01, step=0)
+            table = http.get("/api/runs", params={"experiment": "sweep", "sort": "-run"}).json()
+            assert table["total"] == 6 and rows_of(table)[0]["metric.loss"] == 0.01
+            info = http.get("/api/info").json()
+            assert info["files_read"] == 6 and info["folds"] == 2  # the new run's segment, and nothing else
