@@ -62,7 +62,7 @@ bench: $(STAMP_DEV)  ## run every benchmark (each prints a table and writes benc
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 	$(MAKE) perf-tables
 
-perf-tables: $(STAMP_DEV)  ## rewrite the tables of docs/performance.md from benchmarks/results/*.json
+perf-tables: $(STAMP_DEV)  ## rewrite the tables of docs/performance.md and docs/ui.md from benchmarks/results/*.json
 	$(BIN)/python scripts/perf_tables.py
 
 clean:  ## remove the virtual environment and caches

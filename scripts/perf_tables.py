@@ -1,10 +1,10 @@
-"""Regenerate the benchmark tables of docs/performance.md from benchmarks/results/*.json.
+"""Regenerate the benchmark tables of the docs from benchmarks/results/*.json.
 
-Every table of figures in docs/performance.md sits between `<!-- perf:NAME -->` and
-`<!-- /perf:NAME -->` and is written by the function of that name below from the JSON the
-benchmark wrote, so the page never quotes a figure its JSON does not hold. Run a benchmark, then:
+Every table of figures in docs/performance.md and docs/ui.md sits between `<!-- perf:NAME -->`
+and `<!-- /perf:NAME -->` and is written by the function of that name below from the JSON the
+benchmark wrote, so the pages never quote a figure their JSON does not hold. Run a benchmark, then:
 
-    .venv/bin/python scripts/perf_tables.py            # rewrite the tables in docs/performance.md
+    .venv/bin/python scripts/perf_tables.py            # rewrite the tables in the docs
     .venv/bin/python scripts/perf_tables.py --check    # exit 1 if a table differs from its JSON
 
 `make test` runs the check (tests/test_perf_tables.py). The prose around the tables (what
@@ -23,7 +23,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "benchmarks" / "results"
-DOC = ROOT / "docs" / "performance.md"
+DOCS = [ROOT / "docs" / "performance.md", ROOT / "docs" / "ui.md"]
 
 Results = Callable[[str], dict[str, Any]]
 
@@ -200,6 +200,18 @@ def collector(results: Results) -> str:
     return table(["shape", "batch", "clients", "events/s", "p50 ms", "p99 ms", "server RSS MB", "vs direct"], rows)
 
 
+def dashboard(results: Results) -> str:
+    """ui.json: the dashboard's answers against the naive ones (everything to the client)."""
+    data = results("ui")
+    rows = []
+    for row in data["rows"]:
+        naive = f"{row['naive_seconds'] * 1000:,.0f} ms, {row['naive_bytes'] / 1e6:.1f} MB"
+        rows.append([row["what"], f"{row['seconds'] * 1000:,.1f} ms, {row['bytes'] / 1000:,.0f} KB", naive])
+    if data.get("first_paint_s") is not None:  # measured when Chromium is installed (make test-browser)
+        rows.append(["first paint of the 1M-point curve's page in headless Chromium", f"{data['first_paint_s']:.2f} s", ""])
+    return table(["what", "dashboard", "naive: everything to the client"], rows, right=3)
+
+
 def overview(results: Results) -> str:
     """The page's first table: one headline figure per benchmark."""
     log_rows = {r["contender"]: r for r in results("bench_log")["rows"]}
@@ -269,6 +281,7 @@ TABLES: dict[str, Callable[[Results], str]] = {
     "compaction": compaction,
     "collector": collector,
     "many-runs": many_runs,
+    "dashboard": dashboard,
 }
 
 _BLOCK = re.compile(r"(<!-- perf:(?P<name>[\w-]+) -->\n)(?P<body>.*?)(<!-- /perf:(?P=name) -->)", re.DOTALL)
@@ -300,14 +313,18 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--check", action="store_true", help="exit 1 if a table differs from its JSON; write nothing")
     args = parser.parse_args()
-    text = DOC.read_text()
-    fresh = render(text)
-    if args.check:
-        if fresh != text:
-            print(f"{DOC}: a table differs from benchmarks/results; run scripts/perf_tables.py", file=sys.stderr)
-            return 1
-        return 0
-    DOC.write_text(fresh)
+    stale = []
+    for doc in DOCS:
+        text = doc.read_text()
+        fresh = render(text)
+        if fresh == text:
+            continue
+        stale.append(doc)
+        if not args.check:
+            doc.write_text(fresh)
+    if args.check and stale:
+        print(f"{', '.join(map(str, stale))}: a table differs from benchmarks/results; run scripts/perf_tables.py", file=sys.stderr)
+        return 1
     return 0
 
 
