@@ -157,14 +157,21 @@ def many_files(results: Results) -> str:
         for phase, label in phases:
             if phase in part:
                 row = part[phase]
-                rows.append([what, label, f"{part['runs']:,}", f"{row['seconds']:.3f} s", str(row.get("requests", "")), load(row["load"])])
+                rows.append(
+                    [what, label, f"{part['runs']:,}", f"{row['seconds']:.3f} s", str(row.get("requests", "")), load(row["load"])]
+                )
     return table(["read", "files", "segments", "median", "requests", "load"], rows, right=2)
 
 
 def compaction(results: Results) -> str:
     """bench_compact.json: queries before compaction, after it, and after gc."""
     rows = []
-    queries = (("summary", "`summary()`"), ("read_summary_columns", "read its 6 columns"), ("data_one_run", "one-run `data()`"), ("read_one_run", "read that run's rows"))
+    queries = (
+        ("summary", "`summary()`"),
+        ("read_summary_columns", "read its 6 columns"),
+        ("data_one_run", "one-run `data()`"),
+        ("read_one_run", "read that run's rows"),
+    )
     for part in results("bench_compact")["results"]:
         store = "local" if part["backend"] == "local" else "moto S3"
         for query, label in queries:
@@ -323,7 +330,9 @@ def main() -> int:
         if not args.check:
             doc.write_text(fresh)
     if args.check and stale:
-        print(f"{', '.join(map(str, stale))}: a table differs from benchmarks/results; run scripts/perf_tables.py", file=sys.stderr)
+        print(
+            f"{', '.join(map(str, stale))}: a table differs from benchmarks/results; run scripts/perf_tables.py", file=sys.stderr
+        )
         return 1
     return 0
 

@@ -116,7 +116,6 @@ class RunsCache:
                     self._entries.pop(next(iter(self._entries)))
             return entry
 
-
     @property
     def files_read(self) -> int:
         """Data files the folds of the kept filters have read (each file once)."""
