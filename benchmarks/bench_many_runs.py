@@ -7,8 +7,10 @@ high-water mark, and a sealed table holds only the slots it uses). The peer is M
 sqlite store doing the same (`start_run`, 18 `log_metric`, `end_run`), on fewer runs: it is two
 orders of magnitude slower per run.
 
-Every contender runs in its own process; the contenders alternate over `--rounds` rounds (the
-order reversed every other round) and the median round is reported, with the load average.
+Every contender runs in its own process, after `sync` and `SETTLE_S` seconds of quiet disk (the
+previous contender's deleted store is still being written back); the contenders alternate over
+`--rounds` rounds (the order reversed every other round) and the median round is reported, with
+the load average.
 `--baseline DIR` also runs eventlog from another checkout (DIR first on PYTHONPATH), for
 before/after in one run.
 
@@ -36,6 +38,7 @@ from typing import Any
 
 RESULTS = Path(__file__).parent / "results"
 METRICS_PER_RUN = 18  # + start and stop: 20 events
+SETTLE_S = 2.0  # seconds of quiet disk before each contender
 
 
 def worker_eventlog(runs: int) -> dict[str, Any]:
@@ -92,6 +95,10 @@ def spawn(worker: str, runs: int, pythonpath: str | None = None) -> dict[str, An
     if pythonpath:  # another checkout's packages shadow this one's (an editable install's finder comes after sys.path)
         env["PYTHONPATH"] = os.pathsep.join([pythonpath, *filter(None, [env.get("PYTHONPATH")])])
     cmd = [sys.executable, __file__, "--worker", worker, "--runs", str(runs)]
+    # the previous contender's deleted store is still being written back and discarded: let the
+    # disk settle, so its I/O does not slow this contender's first fsyncs
+    os.sync()
+    time.sleep(SETTLE_S)
     out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
     result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
     result["load_average"] = os.getloadavg()[0]
