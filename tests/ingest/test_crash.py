@@ -9,6 +9,7 @@ from __future__ import annotations
 import importlib.util
 import io
 import os
+import re
 import signal
 import subprocess
 import sys
@@ -40,7 +41,13 @@ def test_random_kill_9_loses_no_acknowledged_event_and_duplicates_none(tmp_path:
     rows = [harness.run_trial(str(tmp_path), seed, durability=durability, max_delay=1.0) for seed in range(4)]
     assert sum(r["acked"] for r in rows) > 0, rows  # the kills did not all land before the first flush
     for row in rows:
-        assert (row["lost"], row["duplicated"], row["recovered_again"], row["problems"]) == (0, 0, 0, []), row
+        assert (row["lost"], row["duplicated"], row["recovered_again"]) == (0, 0, 0), row
+        # A kill during the spool's append of a batch (one write() of a few KB: a kill can land
+        # between its pages) leaves a torn last frame, which recovery reports and skips. Its
+        # events were never acknowledged (the batch is published only after it is spooled), so
+        # that is the one problem a kill may leave; a corrupt frame before the tail is not.
+        assert all(re.search(r"\.spool: torn frame", problem) for problem in row["problems"]), row
+        assert len(row["problems"]) <= 1, row
         assert row["in_store"] >= row["acked"]
 
 
