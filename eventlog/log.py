@@ -91,7 +91,9 @@ class Log:
         recover: bool = True,
         compact_every: float | None = None,
     ) -> None:
-        compact_every = _compaction_period(compact_every, remote=resolve_uri(uri).startswith(("http://", "https://")))
+        uri = resolve_uri(uri)  # before the checks: $EVENTLOG_URI may name a collector
+        remote = uri.startswith(("http://", "https://"))
+        compact_every = _compaction_period(compact_every, remote=remote)
         self.identity = current_identity()
         self.recorder: Recorder
         self.policy = FlushPolicy(
@@ -104,8 +106,7 @@ class Log:
         )
         self.remote: RemoteClient | None = None
         self._quarantine_reported = 0
-        uri = resolve_uri(uri)  # before the check: $EVENTLOG_URI may name a collector
-        if uri.startswith(("http://", "https://")):
+        if remote:
             # A remote logger: events go to a collector (`eventlog serve`), which owns the store.
             # Imported here only to save start-up time: the HTTP client (http.client, ingest.remote,
             # ingest.wire: ~4 ms) is not needed by logs that write the store directly.

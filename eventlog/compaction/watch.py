@@ -6,10 +6,9 @@ Users do not run `compact` by hand, so something long-lived does it for them: `e
 writes), or a `CompactionWatcher` in any long-lived Python process. Each cycle runs `compact`
 with an automatic policy: a partition is merged once it holds `min_files` (8) inputs that are at
 least `min_lag` (30 s) old, so the partitions being written right now are not rewritten every
-cycle. Any number of watchers (and
-manual compactions) may run against one store at once: compaction is race-safe by its manifest
-commits (DESIGN §3); the losers of a race drop their work. A cycle that fails is logged and the
-next one tries again.
+cycle. Any number of watchers (and manual compactions) may run against one store at once:
+compaction is race-safe by its manifest commits (DESIGN §3); the losers of a race drop their
+work. A cycle that fails is logged and the next one tries again.
 """
 
 from __future__ import annotations

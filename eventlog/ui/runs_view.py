@@ -75,7 +75,7 @@ class RunsCache:
         self.store = store
         self._clock = clock
         self._entries: dict[str, TableEntry] = {}
-        self._rows: dict[str, FileRowsCache] = {}  # most recently used last
+        self._rows: dict[str, FileRowsCache] = {}  # least recently used first, as _entries
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
         self.folds = 0  # how many folds were done (tests and /api/info read it)
@@ -110,10 +110,7 @@ class RunsCache:
             self.folds += 1
             entry = TableEntry(table=table, fingerprint=fingerprint, made=now)
             with self._guard:
-                self._entries.pop(experiment, None)
-                self._entries[experiment] = entry
-                while len(self._entries) > _ENTRIES:  # the oldest filter asked for goes first
-                    self._entries.pop(next(iter(self._entries)))
+                _keep_recent(self._entries, experiment, entry, _ENTRIES)
             return entry
 
     @property
@@ -125,11 +122,17 @@ class RunsCache:
     def _row_cache(self, experiment: str) -> FileRowsCache:
         """The rows cache of `experiment`'s files (the least recently used filter's is dropped)."""
         with self._guard:
-            cache = self._rows.pop(experiment, None) or FileRowsCache(FOLD_COLUMNS, max_bytes=_ROW_CACHE_BYTES)
-            self._rows[experiment] = cache
-            while len(self._rows) > _ROW_CACHES:
-                self._rows.pop(next(iter(self._rows)))
+            cache = self._rows.get(experiment) or FileRowsCache(FOLD_COLUMNS, max_bytes=_ROW_CACHE_BYTES)
+            _keep_recent(self._rows, experiment, cache, _ROW_CACHES)
             return cache
+
+
+def _keep_recent(kept: dict[str, Any], key: str, value: Any, limit: int) -> None:
+    """Store `value` under `key` as the most recently used, dropping the least recently used past `limit`."""
+    kept.pop(key, None)
+    kept[key] = value
+    while len(kept) > limit:
+        kept.pop(next(iter(kept)))
 
 
 def _has_running(table: pl.DataFrame) -> bool:
