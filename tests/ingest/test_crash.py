@@ -6,7 +6,6 @@ The harness (child process, kill, recovery, counting) is `benchmarks/stress_cras
 
 from __future__ import annotations
 
-import importlib.util
 import io
 import os
 import re
@@ -22,16 +21,11 @@ import pytest
 
 from eventlog.core.store import open_store
 from ingest.recovery import recover_spools
-
-ROOT = Path(__file__).resolve().parents[2]
+from testkit import load_script
 
 
 def stress_crash() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("stress_crash", ROOT / "benchmarks" / "stress_crash.py")
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("benchmarks/stress_crash.py")
 
 
 @pytest.mark.slow

@@ -2,12 +2,16 @@
 
 `make_segment`/`write_segments`: seeded synthetic segments (fast: numpy, no logger). Each holds `events` metric events of one writer: keys `k0..k{keys-1}` in turn, steps
 increasing, values from a seeded generator; (writer, seq) numbering is the writer's own.
-`seen` counts what a reader sees; `log_loss_runs` logs runs through the real logger.
+`seen` counts what a reader sees; `log_loss_runs` logs runs through the real logger;
+`load_script` imports a script of `benchmarks/` or `scripts/` (not packages) by its path.
 """
 
 from __future__ import annotations
 
+import importlib.util
 import zlib
+from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from eventlog.core import layout
@@ -17,7 +21,10 @@ from eventlog.core.store import Store
 from eventlog.experiment import Experiment
 from query.scan import scan_store
 
-__all__ = ["BASE_NS", "log_loss_runs", "make_segment", "seen", "write_segments"]
+__all__ = ["BASE_NS", "ROOT", "load_script", "log_loss_runs", "make_segment", "seen", "write_segments"]
+
+#: The project's root directory.
+ROOT = Path(__file__).resolve().parents[2]
 
 #: dt of the first synthetic event: 2026-11-23T00:00:00Z (one date partition for a day's worth).
 BASE_NS = 1_795_392_000 * 10**9
@@ -86,3 +93,13 @@ def log_loss_runs(exp: Experiment, *, runs: int, steps: int) -> None:
             for step in range(steps):
                 exp.log_metric("loss", 1.0 / (step + 1), step=step)
             exp.flush()
+
+
+def load_script(relative: str) -> ModuleType:
+    """The module of the script at `relative` to the project root (e.g. `benchmarks/stress_crash.py`)."""
+    path = ROOT / relative
+    spec = importlib.util.spec_from_file_location(path.stem, path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
