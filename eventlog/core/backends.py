@@ -23,8 +23,12 @@ __all__ = ["create_generic", "create_local", "create_s3", "fsync_dir"]
 _GENERIC_CREATE_LOCK = threading.Lock()
 
 
-def create_local(full: str, data: bytes) -> None:
+def create_local(full: str, data: bytes, *, sync_data: bool = True) -> None:
     """Create the local file `full` with `data` unless it exists (tmp file, fsync, link, fsync dir).
+
+    With `sync_data=False` the file's content is not fsynced, only its name (the directory): after
+    a power loss the file exists but may be empty. That saves one of the two journal commits, for
+    markers whose existence is what counts (a run's claim).
 
     Raises:
         AlreadyExistsError: the file exists.
@@ -37,7 +41,8 @@ def create_local(full: str, data: bytes) -> None:
         with os.fdopen(fd, "wb") as f:
             f.write(data)
             f.flush()
-            os.fsync(f.fileno())
+            if sync_data:
+                os.fsync(f.fileno())
         try:
             os.link(tmp, full)
         except FileExistsError as exc:

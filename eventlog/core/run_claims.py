@@ -6,6 +6,10 @@ without talking to each other: the claim object holds the job id, and a rank tha
 for number n to a rank of its own job adopts n. A job index (`job/<job id>` -> n) lets ranks that
 start later find the number with one read.
 
+Only the existence of a claim counts, except for a distributed job's ranks, which read the job id
+in it: a claim without a job is made durable by its name alone (on local disk its content is not
+fsynced, and may be empty after a power loss; `_read_claim` then returns None).
+
 A claim costs O(1) requests however many runs the experiment has: the process remembers the
 highest number it saw claimed per experiment (its high-water mark), checks that this claim is
 still there (the experiment may have been cleared since) and tries the next one. The
@@ -141,9 +145,12 @@ def claim_run(store: Store, experiment: str, *, writer: str, job: str | None = N
         fresh = mark is None or not _claimed(store, experiment, mark)
         candidate = _first_free(store, experiment, 0) if fresh else (mark or 0) + 1
     payload = _encoder.encode(Claim(writer=writer, job=job, dt=time.time_ns()))
+    # Only a job's ranks read a claim's content; any other claim counts by its name alone, so its
+    # content need not survive a power loss (one journal commit less per run on local disk).
+    sync_data = job is not None
     for _ in range(_MAX_ATTEMPTS):
         try:
-            store.create(layout.claim_path(experiment, candidate), payload)
+            store.create(layout.claim_path(experiment, candidate), payload, sync_data=sync_data)
         except AlreadyExistsError:
             if job is not None:
                 claim = _read_claim(store, experiment, candidate)

@@ -74,8 +74,13 @@ class Store:
         full = self.full_path(path)
         return full if self.is_local else f"{self.protocol}://{full}"
 
-    def create(self, path: str, data: bytes) -> None:
+    def create(self, path: str, data: bytes, *, sync_data: bool = True) -> None:
         """Write `data` at `path` only if nothing is there yet (atomic create-if-absent).
+
+        On local disk the new file is made durable (its content, then its name) before this
+        returns; `sync_data=False` makes only its name durable, so that after a power loss it
+        exists but may be empty (for markers whose existence is what counts). Object stores are
+        durable on return either way.
 
         Raises:
             AlreadyExistsError: the object exists (another writer won, or an earlier try landed).
@@ -85,7 +90,7 @@ class Store:
             raise ValueError(f"refusing to create empty object {path!r}: an empty create-if-absent is not atomic on S3")
         full = self.full_path(path)
         if self.is_local:
-            create_local(full, data)
+            create_local(full, data, sync_data=sync_data)
         elif self.protocol in ("s3", "s3a"):
             create_s3(self.fs, full, data)
         else:

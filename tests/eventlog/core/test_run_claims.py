@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from eventlog.core import run_claims
+from eventlog.core import layout, run_claims
 from eventlog.core.run_claims import claim_run, latest_run, list_runs
 from eventlog.core.store import Store, open_store
 
@@ -87,9 +87,9 @@ def _count_calls(store: Store, monkeypatch: pytest.MonkeyPatch) -> dict[str, int
     for name in calls:
         original = getattr(store, name)
 
-        def counted(*args: object, _name: str = name, _original: Any = original) -> Any:
+        def counted(*args: object, _name: str = name, _original: Any = original, **kwargs: object) -> Any:
             calls[_name] += 1
-            return _original(*args)
+            return _original(*args, **kwargs)
 
         monkeypatch.setattr(store, name, counted)
     return calls
@@ -147,3 +147,40 @@ def test_a_store_wiped_behind_the_process_starts_at_one_again(local_uri: str) ->
     assert [claim_run(store, "e", writer="w") for _ in range(3)] == [1, 2, 3]
     shutil.rmtree(store.full_path("runs"))
     assert claim_run(store, "e", writer="w") == 1
+
+
+def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Every fd passed to os.fsync from now on (the real fsync still runs)."""
+    synced: list[int] = []
+    real = os.fsync
+
+    def counting(fd: int) -> None:
+        synced.append(fd)
+        real(fd)
+
+    monkeypatch.setattr(os, "fsync", counting)
+    return synced
+
+
+def test_a_claim_makes_its_name_durable_and_a_jobs_claim_its_content_too(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(local_uri)
+    claim_run(store, "e", writer="w")  # the first claim probes; count a steady-state one
+    synced = _count_fsyncs(monkeypatch)
+    assert claim_run(store, "e", writer="w") == 2
+    assert len(synced) == 1  # the claims directory only: its name is what counts
+    claim = run_claims._read_claim(store, "e", 2)
+    assert claim is not None and (claim.writer, claim.job) == ("w", None)  # the content is written all the same
+    synced.clear()
+    assert claim_run(store, "e", writer="rank0", job="job-1") == 3
+    assert len(synced) == 4  # claim and job index: each its content and its directory
+
+
+def test_a_claim_emptied_by_a_power_loss_still_counts_and_a_rank_moves_past_it(local_uri: str) -> None:
+    store = open_store(local_uri)
+    claim_run(store, "ddp", writer="w")
+    claim_path = Path(store.full_path(layout.claim_path("ddp", 1)))
+    assert claim_path.exists()
+    claim_path.write_bytes(b"")  # what a power loss can leave of a claim whose content was not fsynced
+    run_claims.forget_high_water(store, "ddp")
+    assert claim_run(store, "ddp", writer="next", job="job-7") == 2
+    assert claim_run(store, "ddp", writer="fresh") == 3
