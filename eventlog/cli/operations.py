@@ -19,7 +19,12 @@ from eventlog.compaction import compact as compact_store
 from eventlog.errors import UserError
 from ingest import recovery
 
-__all__ = ["register"]
+__all__ = ["SERVE_COMPACT_EVERY_S", "SERVE_GC_GRACE_S", "register"]
+
+#: The collector owns its store, so by default it compacts it and collects its garbage: every
+#: minute, and an hour after a compaction made files unused (DESIGN §3's default grace period).
+SERVE_COMPACT_EVERY_S = 60.0
+SERVE_GC_GRACE_S = 3600.0
 
 
 def register(app: typer.Typer) -> None:
@@ -91,16 +96,23 @@ def register(app: typer.Typer) -> None:
             bool, typer.Option(help="Listen beyond 127.0.0.1 without a token: anyone who reaches the port can write.")
         ] = False,
         compact_every: Annotated[
-            float | None, typer.Option(help="Also compact the store every this many seconds (as compact --watch).")
-        ] = None,
+            float,
+            typer.Option(help="Compact the store every this many seconds, as compact --watch does (0: never)."),
+        ] = SERVE_COMPACT_EVERY_S,
         gc_grace: Annotated[
             float | None,
-            typer.Option(help="With --compact-every: also delete unused files older than this many seconds (at least 300)."),
+            typer.Option(
+                help="Each compaction cycle also deletes the files a compaction made unused this many seconds ago "
+                f"(at least 300; 0: never) [default: {SERVE_GC_GRACE_S:g}]",
+                show_default=False,
+            ),
         ] = None,
     ) -> None:
         """Run the HTTP collector: remote writers log to http://HOST:PORT without store credentials.
 
-        A new local store is created, as `eventlog.open()` does.
+        A new local store is created, as `eventlog.open()` does. The collector owns the store: it
+        compacts it every minute and deletes what compaction made unused an hour later, so that
+        readers meet few files (--compact-every 0 and --gc-grace 0 turn these off).
 
         Example: [bold]eventlog serve --store s3://bucket/log --port 8750 --token $TOKEN[/]
         """
@@ -111,22 +123,32 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise UserError(str(exc)) from None
         opened = open_cli_store(store, must_exist=False)  # fail early, with exit code 1, if the store is unreachable
-        if gc_grace is not None and compact_every is None:
-            raise UserError("--gc-grace needs --compact-every: garbage is collected by the compaction cycles")
+        if compact_every < 0 or (gc_grace or 0) < 0:
+            raise UserError("--compact-every and --gc-grace take a number of seconds, or 0 for never")
+        if gc_grace and not compact_every:
+            raise UserError("--gc-grace needs compaction (--compact-every above 0): garbage is collected by its cycles")
+        if gc_grace is None:
+            gc_grace = SERVE_GC_GRACE_S if compact_every else 0.0
         try:
-            watcher = None if compact_every is None else CompactionWatcher(opened, every=compact_every, gc_grace=gc_grace)
+            watcher = CompactionWatcher(opened, every=compact_every, gc_grace=gc_grace or None) if compact_every else None
         except ValueError as exc:  # UnsafeGraceError is one
             raise UserError(str(exc)) from None
         if watcher is not None:
             watcher.start()
-        err_console().print(
-            f"serving {opened.uri} on http://{host}:{port}" + (f", compacting every {compact_every:g} s" if watcher else "")
-        )
+        err_console().print(f"serving {opened.uri} on http://{host}:{port}{_upkeep(compact_every, gc_grace)}")
         try:
             collector.serve(opened.uri, host=host, port=port, token=token, allow_anonymous=allow_anonymous)
         finally:
             if watcher is not None:
                 watcher.stop(timeout=5)
+
+
+def _upkeep(compact_every: float, gc_grace: float) -> str:
+    """What a collector does to its store besides taking events in, for its banner."""
+    if not compact_every:
+        return ", not compacting"
+    collecting = f", deleting unused files after {gc_grace:g} s" if gc_grace else ", never deleting unused files"
+    return f", compacting every {compact_every:g} s{collecting}"
 
 
 def _watch(store: Any, experiment: str, every: float, cycles: int | None, gc_grace: float | None, policy: dict[str, Any]) -> None:

@@ -1,7 +1,7 @@
 """Compaction that happens by itself: a watcher compacts (and optionally collects garbage) on a timer.
 
 Users do not run `compact` by hand, so something long-lived does it for them: `eventlog compact
---watch`, `eventlog serve --compact-every S` (the collector's process), a logger opened with
+--watch`, `eventlog serve` (the collector's process, by default every 60 s, with gc), a logger opened with
 `eventlog.open(compact_every=S)` (or `$EVENTLOG_COMPACT_EVERY`: it compacts the experiments it
 writes), or a `CompactionWatcher` in any long-lived Python process. Each cycle runs `compact`
 with an automatic policy: a partition is merged once it holds `min_files` (8) inputs that are at

@@ -8,19 +8,21 @@ import subprocess
 import sys
 import threading
 import time
+import urllib.request
 
 import pytest
 
 import eventlog
 from eventlog.compaction import CompactionWatcher
+from eventlog.compaction import compact as compact_store
 from eventlog.core import manifest
 from eventlog.core.store import Store, open_store
 from testkit import seen, write_segments
 
 
-def _age(store: Store, seconds: float) -> None:
+def _age(store: Store, seconds: float, under: str = "seg") -> None:
     then = time.time() - seconds
-    for info in store.find("seg"):
+    for info in store.find(under):
         os.utime(store.full_path(info.path), (then, then))
 
 
@@ -101,6 +103,62 @@ def test_serve_compacts_every_so_often(local_uri: str, free_port: int) -> None:
     assert compacted, errors
     assert "compacting every 0.3 s" in errors
     assert seen(store) == (logged, logged)
+
+
+def _serve(local_uri: str, port: int, *flags: str) -> subprocess.Popen[str]:
+    command = [sys.executable, "-m", "eventlog.cli", "serve", "--store", local_uri, "--port", str(port), *flags]
+    return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+
+
+def _stop(server: subprocess.Popen[str]) -> str:
+    server.send_signal(signal.SIGINT)
+    return server.communicate(timeout=30)[1]
+
+
+def test_the_collector_compacts_and_collects_garbage_by_default(local_uri: str, free_port: int) -> None:
+    """Nobody passes flags to keep a store tidy: a collector started plainly compacts its store and
+    deletes what compaction made unused once the hour's grace period has passed."""
+    store = open_store(local_uri)
+    logged = write_segments(store, "a", segments=10, events=50)
+    compact_store(store, "a", min_lag=0)  # an earlier compaction, committed two hours ago:
+    then = time.time() - 7200
+    for info in store.find(""):
+        os.utime(store.full_path(info.path), (then, then))
+    fresh = write_segments(store, "b", segments=10, events=50)
+    _age(store, 60, "seg/experiment=b")  # old enough for the automatic policy (a's stay two hours old)
+    server = _serve(local_uri, free_port)
+    try:
+        tidied = _wait_for(lambda: not store.find("seg/experiment=a") and manifest.latest_version(store) >= 2)
+    finally:
+        errors = _stop(server)
+    assert tidied, errors
+    assert "compacting every 60 s, deleting unused files after 3600 s" in " ".join(errors.split())  # rich wraps
+    assert seen(store, "a") == (logged, logged) and seen(store, "b") == (fresh, fresh)
+    covered = manifest.load_latest(store).covered_ids()  # b's; a's tombstones expired with their segments
+    assert len(covered) == 10 and {partition.split("/")[0] for partition, _, _ in covered} == {"experiment=b"}
+
+
+def test_a_collector_told_not_to_compact_leaves_the_store_alone(local_uri: str, free_port: int) -> None:
+    store = open_store(local_uri)
+    logged = write_segments(store, "a", segments=10, events=50)
+    _age(store, 60)
+    server = _serve(local_uri, free_port, "--compact-every", "0")
+    try:
+        assert _wait_for(lambda: _answers(free_port))
+        time.sleep(1.0)  # a watcher would have run its first cycle at start
+    finally:
+        errors = _stop(server)
+    assert "not compacting" in errors
+    assert manifest.latest_version(store) == 0 and len(store.find("seg")) == 10
+    assert seen(store) == (logged, logged)
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+            return True
+    except OSError:
+        return False
 
 
 def test_a_logger_compacts_the_experiments_it_writes_and_no_other(local_uri: str) -> None:
