@@ -14,11 +14,11 @@ $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
 
-$(STAMP_CORE): pyproject.toml | $(BIN)/python
+$(STAMP_CORE): pyproject.toml ingest/_hot_path.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[analysis]"
 	touch $@
 
-$(STAMP_DEV): pyproject.toml | $(BIN)/python
+$(STAMP_DEV): pyproject.toml ingest/_hot_path.c | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e ".[dev,bench]"
 	touch $@ $(STAMP_CORE)
 

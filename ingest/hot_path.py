@@ -13,6 +13,13 @@ large for a float64 goes to `slow`, which says so); `bool` is not among them (`s
 `codes` (new extras, a background error, or the end of its run), so the closure needs no flag
 checks.
 
+When the package was built with a C compiler, `log_metric` is a `MetricLogger` from
+`ingest/_hot_path.c` wrapping the closure: it takes the common call whole (a known str key, a
+float or int value, an int step or none, room in the buffer) and hands every other call to the
+closure unchanged. The closure alone costs ~0.55 µs a call, most of it the interpreter: the
+compiled path leaves the call itself and the clock. Without a compiler the install still succeeds
+and logs through the closure.
+
 `log_metrics` is a closure for the same reason (measured: a method on `Experiment` calling a method
 on the writer, which read the recorder's threshold property, cost ~1.5 µs of a 10-key call's
 ~3 µs). A mapping whose exact key tuple the run has seen is packed into one block row of native
@@ -30,7 +37,15 @@ import numpy as np
 
 from ingest.buffer import SCALAR_WIDTH
 
-__all__ = ["FAST_NUMBER_TYPES", "make_log_metric", "make_log_metrics"]
+try:
+    from ingest._hot_path import MetricLogger
+except ImportError:  # built without a C compiler (the extension is optional): the closure alone
+    MetricLogger = None
+
+#: True when `log_metric` runs through the compiled fast path (`ingest/_hot_path.c`).
+COMPILED = MetricLogger is not None
+
+__all__ = ["COMPILED", "FAST_NUMBER_TYPES", "make_log_metric", "make_log_metrics"]
 
 #: Value types besides float that `log_metric` converts on the fast path (exact types: not bool).
 FAST_NUMBER_TYPES = frozenset(
@@ -44,6 +59,8 @@ def make_log_metric(
     threshold: int,
     slow: Callable[[str, Any, Any, Any, dict[str, Any]], None],
     full: Callable[[], bool],
+    *,
+    compiled: bool = True,
 ) -> Callable[..., None]:
     """Build a `log_metric(key, value, step=None, dt=None, **extra)` for one run.
 
@@ -53,6 +70,7 @@ def make_log_metric(
         threshold: buffered events at which `full()` is called.
         slow: handles every call the fast path does not (validation, registration, errors).
         full: wakes the flusher and applies back-pressure; False means drop the event.
+        compiled: use the compiled fast path when it is built (False: the closure alone, for tests).
     """
     extend = rows.extend
     get = codes.get
@@ -60,6 +78,7 @@ def make_log_metric(
     numbers = FAST_NUMBER_TYPES
 
     def log_metric(key: str, value: Any, step: Any = None, dt: Any = None, **extra: Any) -> None:
+        """Log `value` of metric `key` at `step` (see `Experiment.log_metric`)."""
         code = get(key)
         if type(value) is not float:
             if type(value) not in numbers:
@@ -77,7 +96,9 @@ def make_log_metric(
             return
         extend((code, value, step, time_ns()))
 
-    return log_metric
+    if MetricLogger is None or not compiled:
+        return log_metric
+    return MetricLogger(rows, codes, limit, log_metric)  # type: ignore[no-any-return]
 
 
 def make_log_metrics(

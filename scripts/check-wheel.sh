@@ -22,6 +22,7 @@ done
 for wanted in eventlog/core/store.py eventlog/compaction/compactor.py eventlog/cli/app.py ingest/run_writer.py query/scan.py eventlog/py.typed; do
   grep -qx "$wanted" "$work/files" || { echo "the wheel lacks $wanted"; exit 1; }
 done
+grep -q '^ingest/_hot_path\..*\.so$' "$work/files" || { echo "the wheel lacks log_metric's compiled fast path:"; cat "$work/build.log"; exit 1; }
 
 "$PYTHON" -m venv "$work/venv"
 "$work/venv/bin/python" -m pip install --quiet "$wheel"
@@ -31,6 +32,8 @@ import eventlog, ingest, query, eventlog.cli
 import pathlib
 for module in (eventlog, ingest, query):
     assert "site-packages" in module.__file__, f"{module.__name__} imported from {module.__file__}"
+from ingest import hot_path
+assert hot_path.COMPILED, "log_metric's compiled fast path was not built into the wheel"
 with eventlog.open(str(pathlib.Path("store"))) as log:
     with log.experiment("wheel") as exp:
         exp.log_metric("loss", 0.5, step=1)

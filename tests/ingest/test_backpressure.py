@@ -37,10 +37,10 @@ class SlowStore:
         self.delay = delay
         store.create = self  # type: ignore[method-assign]
 
-    def __call__(self, path: str, data: bytes) -> None:
+    def __call__(self, path: str, data: bytes, **options: Any) -> None:
         if path.startswith("seg/"):
             time.sleep(self.delay)  # the store's latency, not a wait for a thread
-        self.create(path, data)
+        self.create(path, data, **options)
 
 
 def log_and_watch(exp: Any, recorder: Any, n: int) -> int:
@@ -58,10 +58,10 @@ def take_store_down(log: eventlog.Log) -> threading.Event:
     down = threading.Event()
     down.set()
 
-    def create(path: str, data: bytes) -> None:
+    def create(path: str, data: bytes, **options: Any) -> None:
         if down.is_set() and path.startswith("seg/"):
             raise ConnectionError("store down")
-        original(path, data)
+        original(path, data, **options)
 
     log.store.create = create  # type: ignore[method-assign]
     return down

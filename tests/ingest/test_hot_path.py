@@ -60,8 +60,22 @@ def test_other_threads_log_through_the_slow_path_without_mixing_rows(local_uri: 
     log.close()
 
 
-def test_ints_and_numpy_scalars_take_the_fast_path_as_floats() -> None:
-    """The closure alone: a `slow` that raises proves which calls stay on the fast path."""
+COMPILED_AND_NOT = pytest.mark.parametrize("compiled", [True, False], ids=["compiled", "closure"])
+
+
+def test_the_compiled_fast_path_is_built_and_used(local_uri: str) -> None:
+    """`make test` installs with a C compiler: a build that silently fell back would fail here."""
+    from ingest import hot_path
+
+    assert hot_path.COMPILED
+    with eventlog.open(local_uri) as log, log.experiment("compiled") as exp:
+        assert type(exp.log_metric).__name__ == "MetricLogger"
+        assert exp.log_metric.__wrapped__.__name__ == "log_metric"  # type: ignore[attr-defined]
+
+
+@COMPILED_AND_NOT
+def test_ints_and_numpy_scalars_take_the_fast_path_as_floats(compiled: bool) -> None:
+    """The fast path alone: a `slow` that raises proves which calls stay on it."""
     import numpy as np
 
     from ingest.hot_path import make_log_metric
@@ -71,7 +85,7 @@ def test_ints_and_numpy_scalars_take_the_fast_path_as_floats() -> None:
     def slow(*call: object) -> None:
         raise AssertionError(f"slow path taken for {call[:2]}")
 
-    log_metric = make_log_metric(rows, {"k": 7}, threshold=1_000, slow=slow, full=lambda: True)
+    log_metric = make_log_metric(rows, {"k": 7}, threshold=1_000, slow=slow, full=lambda: True, compiled=compiled)
     values = [0.5, 3, np.float64(1.25), np.float32(0.75), np.int64(-4), np.uint8(200), np.float16(2.5)]
     for step, value in enumerate(values):
         log_metric("k", value, step=step)
@@ -80,10 +94,63 @@ def test_ints_and_numpy_scalars_take_the_fast_path_as_floats() -> None:
     assert rows[0::4] == [7] * len(values) and rows[2::4] == list(range(len(values)))
 
     slowed: list[object] = []
-    log_metric = make_log_metric(rows, {"k": 7}, threshold=1_000, slow=lambda *call: slowed.append(call[1]), full=lambda: True)
+    log_metric = make_log_metric(
+        rows, {"k": 7}, threshold=1_000, slow=lambda *call: slowed.append(call[1]), full=lambda: True, compiled=compiled
+    )
     for value in (True, 10**400, "0.5", np.array([1.0, 2.0])):  # bool, too large, not a number, not a scalar
         log_metric("k", value)
     assert slowed[:3] == [True, 10**400, "0.5"] and len(slowed) == 4
+
+
+def _both_paths(threshold: int = 1_000) -> tuple[list[object], list[object], list[object], list[object], object, object]:
+    """The compiled fast path and the closure over equal tables, each with its own rows and slow calls."""
+    from ingest.hot_path import make_log_metric
+
+    made = []
+    for compiled in (True, False):
+        rows: list[object] = []
+        slowed: list[object] = []
+        fn = make_log_metric(
+            rows, {"k": 7, "j": 8}, threshold=threshold, slow=lambda *call, s=slowed: s.append(call), full=lambda: True,
+            compiled=compiled,
+        )
+        made.append((rows, slowed, fn))
+    (rows_c, slow_c, fast), (rows_p, slow_p, closure) = made
+    return rows_c, slow_c, rows_p, slow_p, fast, closure
+
+
+def test_the_compiled_path_and_the_closure_agree_on_every_kind_of_call() -> None:
+    """Each call through both: the same rows (but the clock) and the same calls handed to `slow`."""
+    import numpy as np
+
+    rows_c, slow_c, rows_p, slow_p, fast, closure = _both_paths()
+    calls: list[tuple[tuple[object, ...], dict[str, object]]] = [
+        (("k", 0.5), {}), (("k", 0.5, 3), {}), (("k", 0.5), {"step": 4}), (("j", 2), {"step": None}),
+        (("k", -(2**70)), {}), (("k", 10**400), {}), (("k", True), {}), (("k", np.float32(0.25)), {"step": 1}),
+        (("k", 1.0, 2.5), {}), (("k", 1.0, True), {}), (("k", 1.0, np.int64(3)), {}), (("k", 1.0), {"dt": 5}),
+        (("k", 1.0, 1, 5), {}), (("k", 1.0), {"phase": "val"}), (("k", 1.0), {"step": 1, "phase": "val"}),
+        (("new", 1.0), {}), ((b"k", 1.0), {}), (("k", "x"), {}), (("k", float("nan"), 2**63), {}),
+    ]
+    for args, kwargs in calls:
+        fast(*args, **kwargs)  # type: ignore[operator]
+        closure(*args, **kwargs)  # type: ignore[operator]
+    without_clock = [row for i, row in enumerate(rows_c) if i % 4 != 3]
+    assert len(rows_c) == len(rows_p) and len(rows_c) > 0
+    assert str(without_clock) == str([row for i, row in enumerate(rows_p) if i % 4 != 3])  # str: NaN != NaN
+    assert [type(v) for v in rows_c] == [type(v) for v in rows_p]
+    assert str(slow_c) == str(slow_p) and len(slow_c) >= 8
+
+
+def test_the_compiled_path_leaves_a_full_buffer_to_the_closure() -> None:
+    rows_c, _slow_c, _rows_p, _slow_p, fast, _closure = _both_paths(threshold=2)
+    for step in range(5):
+        fast("k", 1.0, step)  # type: ignore[operator]
+    assert len(rows_c) == 5 * 4  # full() said there is room: every event kept, through the closure
+    assert rows_c[2::4] == list(range(5))
+    with pytest.raises(TypeError):
+        fast()  # type: ignore[operator]  # the closure's own error for a bad call
+    with pytest.raises(TypeError):
+        fast("k")  # type: ignore[operator]
 
 
 def test_every_numeric_type_reads_back_exactly(local_uri: str) -> None:
