@@ -57,13 +57,16 @@ class ScanResult:
 
     Attributes:
         frames: (header, payload) of every valid frame, in file order.
-        problems: one message per torn or corrupt region (offset and reason).
-        bad_bytes: how many bytes were skipped.
+        problems: one message per torn or corrupt region before the end (offset and reason).
+        bad_bytes: how many bytes were skipped for those.
+        torn_tail: the bytes of an unfinished last frame (0 if none): the append a crash cut
+            short. It is not a problem: its batch was never published, so never acknowledged.
     """
 
     frames: list[tuple[FrameHeader, bytes]] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
     bad_bytes: int = 0
+    torn_tail: int = 0
 
 
 def _frame_at(data: bytes, offset: int) -> tuple[FrameHeader, bytes, int] | str:
@@ -92,6 +95,9 @@ def _frame_at(data: bytes, offset: int) -> tuple[FrameHeader, bytes, int] | str:
 def decode_frames(data: bytes) -> ScanResult:
     """Every valid frame in `data`; a bad region is reported and skipped up to the next valid frame.
 
+    An unfinished frame at the very end (the append a kill or power loss interrupted) is counted in
+    `torn_tail`, not reported as a problem.
+
     Args:
         data: the content of a spool file.
 
@@ -112,6 +118,9 @@ def decode_frames(data: bytes) -> ScanResult:
         candidate = data.find(FRAME_MAGIC, offset + 1)
         while candidate != -1 and isinstance(_frame_at(data, candidate), str):
             candidate = data.find(FRAME_MAGIC, candidate + 1)
+        if candidate == -1 and reason.startswith("torn"):  # the last append, cut short
+            result.torn_tail = len(data) - bad_start
+            break
         offset = len(data) if candidate == -1 else candidate
         result.bad_bytes += offset - bad_start
         result.problems.append(f"{reason} at byte {bad_start}: skipped {offset - bad_start} byte(s)")

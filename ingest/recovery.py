@@ -46,8 +46,11 @@ class RecoveryReport:
         already_present: frames whose segment was already in the store (skipped).
         spools: dead writers' spool files processed.
         live: spool files skipped because their writer is alive.
-        problems: torn/corrupt regions found, one message each (file, offset, reason).
-        corrupt_files: spool files renamed to `*.corrupt` because they had bad frames.
+        problems: torn/corrupt regions found before the end of a file, one message each (file,
+            offset, reason).
+        corrupt_files: spool files renamed to `*.corrupt` because they had such problems.
+        torn_tails: spool files whose last frame was unfinished: the append the crash cut short,
+            whose batch was never published nor acknowledged. Dropped, and not a problem.
     """
 
     events: int = 0
@@ -57,6 +60,7 @@ class RecoveryReport:
     live: int = 0
     problems: list[str] = field(default_factory=list)
     corrupt_files: list[str] = field(default_factory=list)
+    torn_tails: int = 0
 
     def __int__(self) -> int:
         return self.events
@@ -87,6 +91,13 @@ def _recover_file(
         message = f"{name}: {problem}"
         report.problems.append(message)
         _log.warning("eventlog recovery: %s (the frames before and after it are kept)", message)
+    if scan.torn_tail:
+        report.torn_tails += 1
+        _log.info(
+            "eventlog recovery: %s: the last batch (%d bytes) was cut short by the crash; it was never acknowledged",
+            name,
+            scan.torn_tail,
+        )
     for segment in iter_segments(scan.frames):
         if not segment.path.startswith("seg/") or ".." in segment.path.split("/"):
             message = f"{name}: frame for unexpected path {segment.path!r} skipped"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import logging
 import os
 import threading
 from pathlib import Path
@@ -90,16 +91,33 @@ def test_segments_already_published_are_skipped_not_duplicated(local_uri: str) -
     assert steps_in_store(store) == list(range(10))
 
 
-def test_a_torn_tail_is_reported_the_rest_recovered_and_the_file_kept_aside(local_uri: str) -> None:
+def test_a_torn_tail_is_dropped_quietly_and_the_rest_recovered(local_uri: str, caplog: pytest.LogCaptureFixture) -> None:
+    """A kill during the spool's append leaves the last frame unfinished: the normal mark of a
+    crash, whose batch was never acknowledged, so no warning and no file kept aside."""
     store = open_store(local_uri)
     spool = dead_writer_spool(store, make_segments("dead-1", [3, 3, 3]))
     size = os.path.getsize(spool.path)
     with open(spool.path, "r+b") as f:
         f.truncate(size - 20)  # killed in the middle of writing the last frame
-    report = recover_spools(store)
-    assert report.events == 6 and len(report.problems) == 1 and "torn" in report.problems[0]
+    with caplog.at_level(logging.INFO, logger="eventlog"):
+        report = recover_spools(store)
+    assert (report.events, report.problems, report.torn_tails, report.corrupt_files) == (6, [], 1, [])
     assert steps_in_store(store) == list(range(6))
-    assert not os.path.exists(spool.path)
+    assert not os.path.exists(spool.path) and not list(Path(spool.path).parent.glob("*.corrupt"))
+    assert [r.levelname for r in caplog.records if "cut short" in r.getMessage()] == ["INFO"]
+    warnings = [r.getMessage() for r in caplog.records if r.levelno >= logging.WARNING]
+    assert len(warnings) == 1 and warnings[0].endswith("recovered from 1 spool file(s) of dead writers; 0 problem(s)")
+
+
+def test_a_damaged_frame_before_the_tail_is_reported_and_the_file_kept_aside(local_uri: str) -> None:
+    store = open_store(local_uri)
+    spool = dead_writer_spool(store, make_segments("dead-1", [3, 3, 3]))
+    with open(spool.path, "r+b") as f:
+        f.seek(60)
+        f.write(b"\xff" * 4)  # bit rot inside the first frame
+    report = recover_spools(store)
+    assert report.events == 6 and len(report.problems) == 1 and report.torn_tails == 0
+    assert steps_in_store(store) == list(range(3, 9))
     (corrupt,) = report.corrupt_files
     assert corrupt.endswith(".corrupt") and os.path.exists(corrupt)
     assert recover_spools(store).problems == []  # a quarantined file is not read again

@@ -41,12 +41,19 @@ def test_segments_read_back_from_frames_keep_their_experiment_date_and_path() ->
     assert (back.writer, back.first_seq, back.count, back.data) == ("w1", 3, 2, b"PAR1")
 
 
-def test_a_torn_tail_is_reported_and_everything_before_it_kept() -> None:
+def test_a_torn_tail_is_counted_not_reported_and_everything_before_it_kept() -> None:
     data = frames_of([seg(0, b"a" * 50), seg(3, b"b" * 50)])
     torn = data[:-10]
     scan = decode_frames(torn)
     assert [h.first_seq for h, _ in scan.frames] == [0]
-    assert len(scan.problems) == 1 and "torn" in scan.problems[0]
+    assert scan.problems == [] and scan.torn_tail == len(encode_frame(seg(3, b"b" * 50))) - 10
+
+
+def test_a_torn_frame_followed_by_whole_ones_is_a_problem() -> None:
+    first, second = encode_frame(seg(0, b"a" * 50)), encode_frame(seg(3, b"b" * 50))
+    scan = decode_frames(first[:-10] + second)  # not the last append: the disk lost bytes
+    assert [h.first_seq for h, _ in scan.frames] == [3]
+    assert len(scan.problems) == 1 and scan.torn_tail == 0  # its declared length runs into the next frame: a CRC mismatch
 
 
 def test_a_corrupt_frame_in_the_middle_is_skipped_and_later_frames_found() -> None:
@@ -83,7 +90,7 @@ def test_any_truncation_keeps_exactly_the_complete_frames(payloads: list[bytes],
         end += len(frame)
         complete += 1
     assert [p for _, p in scan.frames] == payloads[:complete]
-    assert bool(scan.problems) == (cut != end)
+    assert scan.problems == [] and scan.torn_tail == cut - end
 
 
 def test_the_live_writer_holds_an_exclusive_lock_on_its_spool(tmp_path: object) -> None:
