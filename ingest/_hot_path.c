@@ -2,8 +2,9 @@
  *
  * A MetricLogger holds what the Python closure holds (the run's flat rows, its key -> slot table,
  * the row limit) plus that closure itself. A call it can take whole (a str key this run has seen,
- * an exact float or int value, no step or an exact int step, no dt, no extras, room in the
- * buffer) appends `slot, value, step, dt_ns` to the rows here; every other call is handed to the
+ * a float, an int or a numpy scalar of `FAST_NUMBER_TYPES`, no step or an exact int step, no dt,
+ * no extras, room in the buffer) appends `slot, value, step, dt_ns` to the rows here; every other
+ * call is handed to the
  * Python closure unchanged, so the two paths cannot disagree on anything but speed.
  *
  * The four appends hold the GIL throughout and run no Python code (no object they allocate is
@@ -22,6 +23,7 @@ typedef struct {
     PyObject *codes;    /* dict: key -> slot */
     Py_ssize_t limit;   /* len(rows) at which the closure must apply back-pressure */
     PyObject *fallback; /* the Python closure: every call not taken here */
+    PyObject *numbers;  /* frozenset: the other value types converted with float() */
     PyObject *step_name; /* "step", the one keyword taken here */
     PyObject *dict;      /* attributes (Experiment sets __doc__, __name__, __qualname__) */
 } MetricLogger;
@@ -87,8 +89,17 @@ logger_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *
         if (number == NULL) {
             return NULL;
         }
+    } else if (PySet_Contains(self->numbers, (PyObject *)Py_TYPE(value)) == 1) { /* numpy scalars */
+        number = PyNumber_Float(value);
+        if (number == NULL) {
+            PyErr_Clear();
+            return fall_back(self, args, nargsf, kwnames);
+        }
     } else {
-        return fall_back(self, args, nargsf, kwnames); /* numpy scalars and the rest */
+        if (PyErr_Occurred()) {
+            PyErr_Clear();
+        }
+        return fall_back(self, args, nargsf, kwnames);
     }
     struct timespec now;
     if (clock_gettime(CLOCK_REALTIME, &now) != 0) { /* what time.time_ns() reads */
@@ -114,11 +125,11 @@ logger_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *
 static PyObject *
 logger_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
 {
-    PyObject *rows, *codes, *fallback;
+    PyObject *rows, *codes, *fallback, *numbers;
     Py_ssize_t limit;
-    static char *names[] = {"rows", "codes", "limit", "fallback", NULL};
-    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!nO:MetricLogger", names, &PyList_Type, &rows, &PyDict_Type,
-                                     &codes, &limit, &fallback)) {
+    static char *names[] = {"rows", "codes", "limit", "fallback", "numbers", NULL};
+    if (!PyArg_ParseTupleAndKeywords(args, kwargs, "O!O!nOO!:MetricLogger", names, &PyList_Type, &rows, &PyDict_Type,
+                                     &codes, &limit, &fallback, &PyFrozenSet_Type, &numbers)) {
         return NULL;
     }
     if (!PyCallable_Check(fallback)) {
@@ -139,6 +150,7 @@ logger_new(PyTypeObject *type, PyObject *args, PyObject *kwargs)
     self->codes = Py_NewRef(codes);
     self->limit = limit;
     self->fallback = Py_NewRef(fallback);
+    self->numbers = Py_NewRef(numbers);
     return (PyObject *)self;
 }
 
@@ -148,6 +160,7 @@ logger_traverse(MetricLogger *self, visitproc visit, void *arg)
     Py_VISIT(self->rows);
     Py_VISIT(self->codes);
     Py_VISIT(self->fallback);
+    Py_VISIT(self->numbers);
     Py_VISIT(self->dict);
     return 0;
 }
@@ -158,6 +171,7 @@ logger_clear(MetricLogger *self)
     Py_CLEAR(self->rows);
     Py_CLEAR(self->codes);
     Py_CLEAR(self->fallback);
+    Py_CLEAR(self->numbers);
     Py_CLEAR(self->step_name);
     Py_CLEAR(self->dict);
     return 0;
@@ -196,7 +210,7 @@ static PyTypeObject MetricLoggerType = {
     .tp_name = "ingest._hot_path.MetricLogger",
     .tp_basicsize = sizeof(MetricLogger),
     .tp_flags = Py_TPFLAGS_DEFAULT | Py_TPFLAGS_HAVE_GC | Py_TPFLAGS_HAVE_VECTORCALL,
-    .tp_doc = "MetricLogger(rows, codes, limit, fallback): log_metric's compiled fast path.",
+    .tp_doc = "MetricLogger(rows, codes, limit, fallback, numbers): log_metric's compiled fast path.",
     .tp_new = logger_new,
     .tp_traverse = (traverseproc)logger_traverse,
     .tp_clear = (inquiry)logger_clear,

@@ -15,9 +15,10 @@ checks.
 
 When the package was built with a C compiler, `log_metric` is a `MetricLogger` from
 `ingest/_hot_path.c` wrapping the closure: it takes the common call whole (a known str key, a
-float or int value, an int step or none, room in the buffer) and hands every other call to the
+value of a fast type, an int step or none, room in the buffer) and hands every other call to the
 closure unchanged. The closure alone costs ~0.55 µs a call, most of it the interpreter: the
-compiled path leaves the call itself and the clock. Without a compiler the install still succeeds
+compiled path leaves the call itself and the clock (0.16 µs for a float, 0.2-0.3 for an int or a
+numpy scalar). Without a compiler the install still succeeds
 and logs through the closure.
 
 `log_metrics` is a closure for the same reason (measured: a method on `Experiment` calling a method
@@ -98,7 +99,7 @@ def make_log_metric(
 
     if MetricLogger is None or not compiled:
         return log_metric
-    return MetricLogger(rows, codes, limit, log_metric)  # type: ignore[no-any-return]
+    return MetricLogger(rows, codes, limit, log_metric, numbers)  # type: ignore[no-any-return]
 
 
 def make_log_metrics(
