@@ -16,10 +16,9 @@ checks.
 When the package was built with a C compiler, `log_metric` is a `MetricLogger` from
 `ingest/_hot_path.c` wrapping the closure: it takes the common call whole (a known str key, a
 value of a fast type, an int step or none, room in the buffer) and hands every other call to the
-closure unchanged. The closure alone costs ~0.55 µs a call, most of it the interpreter: the
-compiled path leaves the call itself and the clock (0.16 µs for a float, 0.2-0.3 for an int or a
-numpy scalar). Without a compiler the install still succeeds
-and logs through the closure.
+closure unchanged. The closure alone costs ~0.36-0.45 µs a call (benchmarks/bench_value_types.py),
+most of it the interpreter; the compiled path 0.17-0.25 µs, the call itself and the clock. Without
+a compiler the install still succeeds and logs through the closure.
 
 `log_metrics` is a closure for the same reason (measured: a method on `Experiment` calling a method
 on the writer, which read the recorder's threshold property, cost ~1.5 µs of a 10-key call's
