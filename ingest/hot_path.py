@@ -79,7 +79,11 @@ def make_log_metric(
 
     def log_metric(key: str, value: Any, step: Any = None, dt: Any = None, **extra: Any) -> None:
         """Log `value` of metric `key` at `step` (see `Experiment.log_metric`)."""
-        code = get(key)
+        try:
+            code = get(key)
+        except TypeError:  # an unhashable key: `slow` says what a key must be (a try costs nothing in 3.11)
+            slow(key, value, step, dt, extra)
+            return
         if type(value) is not float:
             if type(value) not in numbers:
                 slow(key, value, step, dt, extra)

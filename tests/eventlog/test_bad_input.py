@@ -72,6 +72,8 @@ def test_bad_steps_and_keys(log: eventlog.Log) -> None:
             exp.log_metric("", 1.0)
         with pytest.raises(InvalidNameError, match="control character"):
             exp.log_metric("a\nb", 1.0)
+        with pytest.raises(TypeError, match="key must be a str, got list"):
+            exp.log_metric(["x"], 1.0)  # unhashable: the fast path's lookup must not be the one to fail
         exp.log_metric("x", 1.0, step=2.0)
     assert exp.data(event="metric")["step"].to_list() == [2]
 

@@ -129,7 +129,7 @@ def test_the_compiled_path_and_the_closure_agree_on_every_kind_of_call() -> None
         (("k", -(2**70)), {}), (("k", 10**400), {}), (("k", True), {}), (("k", np.float32(0.25)), {"step": 1}),
         (("k", 1.0, 2.5), {}), (("k", 1.0, True), {}), (("k", 1.0, np.int64(3)), {}), (("k", 1.0), {"dt": 5}),
         (("k", 1.0, 1, 5), {}), (("k", 1.0), {"phase": "val"}), (("k", 1.0), {"step": 1, "phase": "val"}),
-        (("new", 1.0), {}), ((b"k", 1.0), {}), (("k", "x"), {}), (("k", float("nan"), 2**63), {}),
+        (("new", 1.0), {}), ((b"k", 1.0), {}), ((["k"], 1.0), {}), (("k", "x"), {}), (("k", float("nan"), 2**63), {}),
     ]
     for args, kwargs in calls:
         fast(*args, **kwargs)  # type: ignore[operator]
