@@ -65,5 +65,5 @@ bench: $(STAMP_DEV)  ## run every benchmark (each prints a table and writes benc
 perf-tables: $(STAMP_DEV)  ## rewrite the tables of docs/performance.md and docs/ui.md from benchmarks/results/*.json
 	$(BIN)/python scripts/perf_tables.py
 
-clean:  ## remove the virtual environment and caches
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info
+clean:  ## remove the virtual environment, caches and the compiled hot path
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache build *.egg-info ingest/_hot_path.*.so
