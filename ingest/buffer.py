@@ -83,6 +83,9 @@ class WriteBuffer:
         # the one-value dictionaries of node, userid and writer, built once (a short run's flush
         # seals a tiny table, where each array built costs as much as its rows)
         self._identity_strings = [strings([identity.node]), strings([identity.userid]), strings([identity.writer])]
+        # ... and their columns for tables of up to _SHARED_IDENTITY_ROWS rows, sliced (zero-copy)
+        zeros = numeric(np.zeros(_SHARED_IDENTITY_ROWS, dtype=np.int32))
+        self._identity_columns = [pa.DictionaryArray.from_arrays(zeros, one) for one in self._identity_strings]
         self.quarantine = quarantine  # where rows that cannot be encoded go (DESIGN §11), if anywhere
         self.scalar_rows: list[Any] = []  # flat: SCALAR_WIDTH items per event
         self.block_rows: list[tuple[int, bytes, int | None, int]] = []  # values: native float64s
@@ -343,6 +346,13 @@ class WriteBuffer:
             sealed.append(self._sealed_table(g_slots, g_dts, g_columns))
         return sealed
 
+    def _identity(self, n: int) -> list[Any]:
+        """The node, userid and writer columns of an `n`-row table (one value each)."""
+        if n <= _SHARED_IDENTITY_ROWS:
+            return [column.slice(0, n) for column in self._identity_columns]
+        zeros = numeric(np.zeros(n, dtype=np.int32))
+        return [pa.DictionaryArray.from_arrays(zeros, one) for one in self._identity_strings]
+
     def _group_keys(self, slots: np.ndarray[Any, Any], dts: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
         """Each row's partition as one integer: its experiment's number and its day."""
         days = dts // _NS_PER_DAY
@@ -355,7 +365,7 @@ class WriteBuffer:
         ident = self.identity
         used = self.registry.table(slots)  # dictionaries of the slots this table uses, not of every slot ever
         indices = used.indices
-        zeros = numeric(np.zeros(n, dtype=np.int32))
+        node, userid, writer = self._identity(n)
         schema = arrow_schema()
         arrays = {
             "run": numeric(np.array([slot.run for slot in used.slots], dtype=np.int64)[used.numbers]),
@@ -365,10 +375,10 @@ class WriteBuffer:
             "value": columns["value"],
             "value_json": columns["value_json"],
             "dt": numeric(dts // 1_000, _DT_TYPE),  # nanoseconds in memory, microseconds in files
-            "node": pa.DictionaryArray.from_arrays(zeros, self._identity_strings[0]),
-            "userid": pa.DictionaryArray.from_arrays(zeros, self._identity_strings[1]),
+            "node": node,
+            "userid": userid,
             "rank": pa.nulls(n, pa.int64()) if ident.rank is None else numeric(np.full(n, ident.rank, dtype=np.int64)),
-            "writer": pa.DictionaryArray.from_arrays(zeros, self._identity_strings[2]),
+            "writer": writer,
             "seq": numeric(np.arange(first_seq, first_seq + n, dtype=np.int64)),
             "extra": columns["extra"] if "extra" in columns else self._extras_of(used, n),
         }
@@ -407,6 +417,7 @@ def _no_extras(n: int) -> Any:
 
 
 _SHARED_EMPTY_MAPS = 4096
+_SHARED_IDENTITY_ROWS = 4096
 
 
 def _empty_maps(n: int) -> Any:

@@ -44,6 +44,8 @@ def numeric_or_null(values: Sequence[float | int | None], dtype: Any) -> Any:
     """
     if None not in values:  # the common case: one pass in C
         return numeric(np.fromiter(values, dtype=dtype, count=len(values)))
+    if values.count(None) == len(values):  # run events (start, stop): no value at all
+        return pa.nulls(len(values), _arrow_type_of(np.dtype(dtype)))
     missing = np.array([v is None for v in values], dtype=bool)
     filled = np.array([0 if v is None else v for v in values], dtype=dtype)
     return pa.Array.from_buffers(_arrow_type_of(filled.dtype), len(filled), [_validity(missing), pa.py_buffer(filled)])
@@ -56,6 +58,8 @@ def strings(values: Sequence[str | None]) -> Any:
         UnicodeEncodeError: a value is not valid UTF-8 (a lone surrogate).
     """
     if None in values:
+        if values.count(None) == len(values):  # no text at all (metric and run events)
+            return pa.nulls(len(values), pa.string())
         validity = _validity(np.array([v is None for v in values], dtype=bool))
         present: Sequence[str] = ["" if v is None else v for v in values]
     else:

@@ -20,6 +20,9 @@ from ingest.columns import numeric
 
 __all__ = ["Slot", "SlotRegistry", "SlotTable"]
 
+#: Up to this many rows, a sealed table's slots are renumbered in Python (a short run's flush).
+_FEW_ROWS = 64
+
 
 class Slot(NamedTuple):
     """What a slot number stands for."""
@@ -106,13 +109,21 @@ class SlotRegistry:
     def table(self, slots: np.ndarray[Any, Any]) -> SlotTable:
         """The slots `slots` uses, renumbered: the cost follows the rows, not the number of slots registered."""
         top = int(slots.max())
+        used: list[int]
         if top < 4 * len(slots):  # dense: a count per slot number is the cheapest
-            used = np.flatnonzero(np.bincount(slots))
+            present = np.flatnonzero(np.bincount(slots))
             renumber = np.zeros(top + 1, dtype=np.int32)
-            renumber[used] = np.arange(len(used), dtype=np.int32)
+            renumber[present] = np.arange(len(present), dtype=np.int32)
             numbers = renumber[slots]
-        else:  # few rows of a long-lived process's many slots (a short run's flush): sort the rows instead
-            used, inverse = np.unique(slots, return_inverse=True)
+            used = present.tolist()
+        elif len(slots) <= _FEW_ROWS:  # a short run's flush: numpy's per-call costs outweigh the rows
+            values = slots.tolist()
+            used = sorted(set(values))
+            position = {slot: i for i, slot in enumerate(used)}
+            numbers = np.array([position[slot] for slot in values], dtype=np.int32)
+        else:  # few rows of a long-lived process's many slots: sort the rows instead
+            present, inverse = np.unique(slots, return_inverse=True)
             numbers = inverse.astype(np.int32, copy=False)
+            used = present.tolist()
         registry = self.slots
-        return SlotTable(numeric(numbers), [registry[i] for i in used.tolist()], numbers)
+        return SlotTable(numeric(numbers), [registry[i] for i in used], numbers)

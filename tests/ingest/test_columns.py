@@ -47,6 +47,7 @@ def test_strings_match_pa_array() -> None:
     built = strings(values)
     assert built.equals(pa.array(values, type=pa.string()))
     assert strings([]).equals(pa.array([], type=pa.string()))
+    assert strings([None, None]).equals(pa.array([None, None], type=pa.string()))  # no text at all
     ascii_only = ["a", "", "train/loss"]  # byte lengths come from character lengths
     assert strings(ascii_only).equals(pa.array(ascii_only, type=pa.string()))
     mixed = ["é", "ab", "日本", ""]

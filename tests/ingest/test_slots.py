@@ -38,6 +38,18 @@ def test_dense_and_sparse_tables_renumber_alike() -> None:
     assert dense.slots == sparse.slots == [registry.slots[3], registry.slots[7], registry.slots[49]]
 
 
+def test_tables_of_few_and_of_more_sparse_rows_renumber_alike() -> None:
+    # up to 64 rows among many slots are renumbered in Python, more rows by numpy's unique
+    registry = SlotRegistry()
+    for i in range(1000):
+        registry.slot("e", i, "metric", "loss")
+    rows = np.array([999, 5, 999, 42, 5] * 20, dtype=np.int32)  # 100 rows, the highest slot >= 4 x rows
+    more, few = registry.table(rows), registry.table(rows[:5])
+    assert more.indices.to_pylist() == [2, 0, 2, 1, 0] * 20 and few.indices.to_pylist() == [2, 0, 2, 1, 0]
+    assert more.numbers.dtype == few.numbers.dtype == np.int32
+    assert more.slots == few.slots == [registry.slots[5], registry.slots[42], registry.slots[999]]
+
+
 def test_keysets_and_bad_names() -> None:
     registry = SlotRegistry()
     keys = (registry.slot("e", 1, "metric", "x"), registry.slot("e", 1, "metric", "y"))
