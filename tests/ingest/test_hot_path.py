@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import threading
+from typing import Any
 
 import pytest
+from hypothesis import given, settings
 
 import eventlog
 import query
@@ -168,3 +170,49 @@ def test_every_numeric_type_reads_back_exactly(local_uri: str) -> None:
     frame = query.data(local_uri, experiment="types", key="v").sort("step")
     assert frame["step"].to_list() == list(range(len(values)))
     assert frame["value"].to_list() == [0.5, 3.0, 1.25, 0.75, -4.0, 65535.0, float(2**53)]
+
+
+def _call_values() -> Any:
+    import numpy as np
+    from hypothesis import strategies as st
+
+    numbers = st.one_of(
+        st.floats(allow_nan=True, allow_infinity=True),
+        st.integers(min_value=-(2**1100), max_value=2**1100),
+        st.booleans(),
+        st.floats(width=32).map(np.float32),
+        st.integers(min_value=-(2**63), max_value=2**63 - 1).map(np.int64),
+        st.integers(min_value=0, max_value=255).map(np.uint8),
+        st.text(max_size=3),
+        st.none(),
+    )
+    steps = st.one_of(st.none(), st.integers(min_value=-(2**70), max_value=2**70), st.floats(), st.booleans(), st.just("3"))
+    keys = st.one_of(st.sampled_from(["k", "j", "new", ""]), st.binary(max_size=2), st.integers())
+    extras = st.dictionaries(st.sampled_from(["step", "dt", "phase"]), st.one_of(st.integers(0, 9), st.text(max_size=2)), max_size=2)
+    return st.lists(st.tuples(keys, numbers, steps, st.integers(0, 2), extras), max_size=30)
+
+
+@settings(max_examples=300, deadline=None)
+@given(calls=_call_values())
+def test_any_calls_through_the_compiled_path_and_the_closure_agree(calls: list[Any]) -> None:
+    """Random keys, values, steps and keywords: both paths append the same rows (but the clock),
+    hand the same calls to `slow`, and raise the same errors."""
+    rows_c, slow_c, rows_p, slow_p, fast, closure = _both_paths(threshold=8)
+    for key, value, step, how, extra in calls:
+        args: tuple[Any, ...] = (key, value) if how == 0 else (key, value, step)
+        kwargs = dict(extra) if how != 1 else {}
+        if how == 2:
+            kwargs.pop("step", None)
+            args = (key, value)
+            kwargs["step"] = step
+        outcomes = []
+        for fn in (fast, closure):
+            try:
+                fn(*args, **kwargs)  # type: ignore[operator]
+                outcomes.append(None)
+            except Exception as exc:  # the same error from both, or none
+                outcomes.append((type(exc), str(exc)))
+        assert outcomes[0] == outcomes[1]
+    assert str([r for i, r in enumerate(rows_c) if i % 4 != 3]) == str([r for i, r in enumerate(rows_p) if i % 4 != 3])
+    assert [type(v) for v in rows_c] == [type(v) for v in rows_p]
+    assert str(slow_c) == str(slow_p)
