@@ -28,9 +28,12 @@ typedef struct {
     PyObject *dict;      /* attributes (Experiment sets __doc__, __name__, __qualname__) */
 } MetricLogger;
 
+/* Hand the call to the closure, unchanged; a fast-path check that failed with an error (a key
+ * whose hash raises, an int past float64) leaves it for the closure to raise or explain. */
 static PyObject *
 fall_back(MetricLogger *self, PyObject *const *args, size_t nargsf, PyObject *kwnames)
 {
+    PyErr_Clear();
     return PyObject_Vectorcall(self->fallback, args, nargsf, kwnames);
 }
 
@@ -54,9 +57,6 @@ logger_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *
         }
         PyObject *name = PyTuple_GET_ITEM(kwnames, 0);
         if (name != self->step_name && PyUnicode_Compare(name, self->step_name) != 0) {
-            if (PyErr_Occurred()) {
-                PyErr_Clear();
-            }
             return fall_back(self, args, nargsf, kwnames);
         }
         step = args[2];
@@ -71,9 +71,6 @@ logger_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *
     }
     PyObject *code = PyDict_GetItemWithError(self->codes, key); /* borrowed */
     if (code == NULL) {
-        if (PyErr_Occurred()) {
-            PyErr_Clear();
-        }
         return fall_back(self, args, nargsf, kwnames);
     }
     PyObject *number;
@@ -82,7 +79,6 @@ logger_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *
     } else if (PyLong_CheckExact(value)) {
         double converted = PyLong_AsDouble(value);
         if (converted == -1.0 && PyErr_Occurred()) { /* past float64: the closure says so */
-            PyErr_Clear();
             return fall_back(self, args, nargsf, kwnames);
         }
         number = PyFloat_FromDouble(converted);
@@ -92,13 +88,9 @@ logger_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *
     } else if (PySet_Contains(self->numbers, (PyObject *)Py_TYPE(value)) == 1) { /* numpy scalars */
         number = PyNumber_Float(value);
         if (number == NULL) {
-            PyErr_Clear();
             return fall_back(self, args, nargsf, kwnames);
         }
     } else {
-        if (PyErr_Occurred()) {
-            PyErr_Clear();
-        }
         return fall_back(self, args, nargsf, kwnames);
     }
     struct timespec now;
@@ -112,12 +104,17 @@ logger_call(PyObject *callable, PyObject *const *args, size_t nargsf, PyObject *
         return NULL;
     }
     PyObject *rows = self->rows;
+    Py_ssize_t before = PyList_GET_SIZE(rows);
     int failed = PyList_Append(rows, code) || PyList_Append(rows, number) || PyList_Append(rows, step) ||
                  PyList_Append(rows, dt);
     Py_DECREF(number);
     Py_DECREF(dt);
-    if (failed) {
-        return NULL; /* out of memory */
+    if (failed) { /* out of memory: take back what was appended, so no half row stays */
+        PyObject *type, *error, *traceback;
+        PyErr_Fetch(&type, &error, &traceback);
+        PyList_SetSlice(rows, before, PY_SSIZE_T_MAX, NULL);
+        PyErr_Restore(type, error, traceback);
+        return NULL;
     }
     Py_RETURN_NONE;
 }
