@@ -89,22 +89,6 @@ def test_compact_watch_on_the_command_line(local_uri: str) -> None:
     assert manifest.latest_version(store) == 1 and seen(store) == (logged, logged)
 
 
-def test_serve_compacts_every_so_often(local_uri: str, free_port: int) -> None:
-    store = open_store(local_uri)
-    logged = write_segments(store, "a", segments=10, events=50)
-    _age(store, 60)
-    command = [sys.executable, "-m", "eventlog.cli", "serve", "--store", local_uri, "--port", str(free_port), "--compact-every", "0.3"]
-    server = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        compacted = _wait_for(lambda: manifest.latest_version(store) >= 1)
-    finally:
-        server.send_signal(signal.SIGINT)
-        _, errors = server.communicate(timeout=30)
-    assert compacted, errors
-    assert "compacting every 0.3 s" in errors
-    assert seen(store) == (logged, logged)
-
-
 def _serve(local_uri: str, port: int, *flags: str) -> subprocess.Popen[str]:
     command = [sys.executable, "-m", "eventlog.cli", "serve", "--store", local_uri, "--port", str(port), *flags]
     return subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
@@ -113,6 +97,28 @@ def _serve(local_uri: str, port: int, *flags: str) -> subprocess.Popen[str]:
 def _stop(server: subprocess.Popen[str]) -> str:
     server.send_signal(signal.SIGINT)
     return server.communicate(timeout=30)[1]
+
+
+def _answers(port: int) -> bool:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+            return True
+    except OSError:
+        return False
+
+
+def test_serve_compacts_every_so_often(local_uri: str, free_port: int) -> None:
+    store = open_store(local_uri)
+    logged = write_segments(store, "a", segments=10, events=50)
+    _age(store, 60)
+    server = _serve(local_uri, free_port, "--compact-every", "0.3")
+    try:
+        compacted = _wait_for(lambda: manifest.latest_version(store) >= 1)
+    finally:
+        errors = _stop(server)
+    assert compacted, errors
+    assert "compacting every 0.3 s" in errors
+    assert seen(store) == (logged, logged)
 
 
 def test_the_collector_compacts_and_collects_garbage_by_default(local_uri: str, free_port: int) -> None:
@@ -151,14 +157,6 @@ def test_a_collector_told_not_to_compact_leaves_the_store_alone(local_uri: str, 
     assert "not compacting" in errors
     assert manifest.latest_version(store) == 0 and len(store.find("seg")) == 10
     assert seen(store) == (logged, logged)
-
-
-def _answers(port: int) -> bool:
-    try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
-            return True
-    except OSError:
-        return False
 
 
 def test_a_logger_compacts_the_experiments_it_writes_and_no_other(local_uri: str) -> None:
