@@ -157,7 +157,9 @@ DDP_SCRIPT = MODEL + textwrap.dedent(
             default_root_dir=sys.argv[2], num_sanity_val_steps=0, use_distributed_sampler=True,
         )
         trainer.fit(Tiny(hidden=4, lr=0.1), loader(), loader(8))
-        print("RUN", trainer.global_rank, logger.version, flush=True)
+        # one file per rank: two ranks printing to one pipe at once interleave their lines
+        with open(f"{sys.argv[2]}/rank{trainer.global_rank}.txt", "w") as out:
+            print("RUN", trainer.global_rank, logger.version, file=out)
     """
 )
 
@@ -171,7 +173,8 @@ def test_ddp_two_cpu_processes_log_into_one_run_with_both_ranks(local_uri: str, 
         [sys.executable, str(script), local_uri, str(tmp_path)], env=env, capture_output=True, text=True, timeout=600, cwd=tmp_path
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    printed = sorted(line.split()[1:] for line in done.stdout.splitlines() if line.startswith("RUN "))
+    lines = [line for found in sorted(tmp_path.glob("rank*.txt")) for line in found.read_text().splitlines()]
+    printed = sorted(line.split()[1:] for line in lines if line.startswith("RUN "))
     assert printed == [["0", "1"], ["1", "1"]], done.stdout[-2000:]  # both ranks, one run
 
     events = query.data(local_uri, "ddp", run="*")
