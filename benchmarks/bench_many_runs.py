@@ -1,7 +1,10 @@
 """Many runs from one process: a sweep or an Optuna study starting thousands of short runs.
 
 One process opens a local store and runs RUNS runs of 20 events each (start, 18 metrics, stop:
-`exp.start()`, `log_metric`, `exp.stop()`, which flushes). Per-run times of the first and last
+`exp.start()`, `log_metric`, `exp.stop()`, which flushes). A second eventlog contender opens the
+log with `flush_on_stop=False`, the setting for sweeps: stopped runs wait for the periodic flush
+and share its segments. After writing, each eventlog worker times `query.runs()` over what it
+wrote and counts the segment files. Per-run times of the first and last
 500 runs show whether a run costs more as the experiment grows (it should not: claims probe a
 high-water mark, and a sealed table holds only the slots it uses). The peer is MLflow's default
 sqlite store doing the same (`start_run`, 18 `log_metric`, `end_run`), on fewer runs: it is two
@@ -39,16 +42,18 @@ from typing import Any
 RESULTS = Path(__file__).parent / "results"
 METRICS_PER_RUN = 18  # + start and stop: 20 events
 SETTLE_S = 2.0  # seconds of quiet disk before each contender
+SWEEP = "eventlog, flush_on_stop=False"
 
 
-def worker_eventlog(runs: int) -> dict[str, Any]:
-    """Log `runs` short runs into a fresh local store; the per-run times and the total."""
+def worker_eventlog(runs: int, *, flush_on_stop: bool = True) -> dict[str, Any]:
+    """Log `runs` short runs into a fresh local store; the per-run times and the total, then the
+    time of `query.runs()` over them and the number of segment files."""
     import eventlog
     import query
 
     with tempfile.TemporaryDirectory() as root:
         uri = os.path.join(root, "store")
-        log = eventlog.open(uri)
+        log = eventlog.open(uri) if flush_on_stop else eventlog.open(uri, flush_on_stop=False)
         exp = log.experiment("sweep")
         per_run = []
         started = time.perf_counter()
@@ -61,10 +66,13 @@ def worker_eventlog(runs: int) -> dict[str, Any]:
             per_run.append(time.perf_counter() - begun)
         log.close()
         total = time.perf_counter() - started
+        read_started = time.perf_counter()
         read_back = query.runs(uri, "sweep").height
+        read_s = time.perf_counter() - read_started
+        segments = sum(len(files) for _, _, files in os.walk(os.path.join(uri, "seg")))
     if read_back != runs:
         raise AssertionError(f"{read_back} runs read back, {runs} written")
-    return {"runs": runs, "total_s": total, "per_run_s": per_run}
+    return {"runs": runs, "total_s": total, "per_run_s": per_run, "runs_read_s": read_s, "segments": segments}
 
 
 def worker_mlflow(runs: int) -> dict[str, Any]:
@@ -119,6 +127,8 @@ def summarise(label: str, rounds: list[dict[str, Any]]) -> dict[str, Any]:
         "median_ms_last_500": statistics.median(per_run[-window:]) * 1000,
         "load_average": median["load_average"],
         "all_total_s": [r["total_s"] for r in rounds],
+        "runs_read_s": median.get("runs_read_s"),
+        "segments": median.get("segments"),
     }
 
 
@@ -132,11 +142,18 @@ def main() -> None:
     parser.add_argument("--worker", help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.worker:
-        result = worker_eventlog(args.runs) if args.worker == "eventlog" else worker_mlflow(args.runs)
-        print(json.dumps(result))
+        workers = {
+            "eventlog": lambda: worker_eventlog(args.runs),
+            "eventlog-sweep": lambda: worker_eventlog(args.runs, flush_on_stop=False),
+            "mlflow": lambda: worker_mlflow(args.runs),
+        }
+        print(json.dumps(workers[args.worker]()))
         return
 
-    plan: list[tuple[str, str, int, str | None]] = [("eventlog", "eventlog", args.runs, None)]
+    plan: list[tuple[str, str, int, str | None]] = [
+        ("eventlog", "eventlog", args.runs, None),
+        (SWEEP, "eventlog-sweep", args.runs, None),
+    ]
     if args.baseline:
         plan.append(("eventlog @baseline", "eventlog", args.runs, args.baseline))
     if args.mlflow_runs:
@@ -150,13 +167,17 @@ def main() -> None:
     rows = [summarise(label, rounds[label]) for label, *_ in plan]
     reference = rows[0]["ms_per_run"]
     print(f"short runs of 20 events from one process (local disk), median of {args.rounds} alternating rounds")
-    print(f"{'contender':<20} {'runs':>7} {'total s':>8} {'ms/run':>7} {'first 500':>10} {'last 500':>9} {'vs eventlog':>11} {'load':>5}")
+    print(
+        f"{'contender':<32} {'runs':>7} {'total s':>8} {'ms/run':>7} {'first 500':>10} {'last 500':>9} {'vs eventlog':>11} "
+        f"{'runs() s':>8} {'segments':>8} {'load':>5}"
+    )
     for row in rows:
         row["ratio_vs_eventlog"] = row["ms_per_run"] / reference
+        read = "" if row["runs_read_s"] is None else f"{row['runs_read_s']:.2f}"
         print(
-            f"{row['contender']:<20} {row['runs']:>7,} {row['total_s']:>8.1f} {row['ms_per_run']:>7.2f} "
+            f"{row['contender']:<32} {row['runs']:>7,} {row['total_s']:>8.1f} {row['ms_per_run']:>7.2f} "
             f"{row['median_ms_first_500']:>10.2f} {row['median_ms_last_500']:>9.2f} {row['ratio_vs_eventlog']:>10.1f}x "
-            f"{row['load_average']:>5.2f}"
+            f"{read:>8} {row['segments'] or '':>8} {row['load_average']:>5.2f}"
         )
     RESULTS.mkdir(exist_ok=True)
     out = {"machine": platform.platform(), "cpus": os.cpu_count(), "argv": sys.argv[1:], "rows": rows}

@@ -99,6 +99,9 @@ class Experiment(ExperimentReads):
     def stop(self, *, status: str = "completed", error: BaseException | None = None) -> None:
         """Log the run's `stop` event (status, duration, and the error's type and message) and flush.
 
+        A log opened with `flush_on_stop=False` does not flush here unless the run failed: the
+        run reaches the store with the next periodic flush (a sweep of many short runs).
+
         Raises:
             NoActiveRunError: no run is active.
         """
@@ -117,7 +120,8 @@ class Experiment(ExperimentReads):
         self._log.track_inactive(self)
         if self in Experiment._active_stack:
             Experiment._active_stack.remove(self)
-        self.flush()
+        if self._log.policy.flush_on_stop or info["status"] == "failed":
+            self.flush()
 
     def use(self, run: int | None = None) -> Experiment:
         """Make `run` (default: the latest started run) the current run without logging `start`.

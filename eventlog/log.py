@@ -61,6 +61,8 @@ class Log:
         on_full: `block` (default) or `drop` when the buffer is full.
         close_timeout: seconds `close()` (and exit, and SIGTERM) waits for the final flush.
         durability: `memory`, `spool` (default) or `sync`: what a crash can lose (see `FlushPolicy`).
+        flush_on_stop: `exp.stop()` flushes (default True). False, for sweeps of many short runs:
+            a stopped run reaches the store with the next periodic flush (see `FlushPolicy`).
         recover: publish dead writers' leftover spools of this store at open (default True).
         storage_options: passed to fsspec (e.g. `{"key": ..., "secret": ...}` for S3).
         token: the collector's bearer token for an `http(s)://` uri ($EVENTLOG_TOKEN when None).
@@ -86,6 +88,7 @@ class Log:
         on_full: Literal["block", "drop"] = "block",
         close_timeout: float = 30.0,
         durability: Literal["memory", "spool", "sync"] = "spool",
+        flush_on_stop: bool = True,
         storage_options: dict[str, Any] | None = None,
         token: str | None = None,
         recover: bool = True,
@@ -103,6 +106,7 @@ class Log:
             on_full=on_full,
             close_timeout=close_timeout,
             durability=durability,
+            flush_on_stop=flush_on_stop,
         )
         self.remote: RemoteClient | None = None
         self._quarantine_reported = 0
@@ -349,6 +353,7 @@ def open(  # shadows the builtin: the contract's name (DESIGN §10)
     on_full: Literal["block", "drop"] = "block",
     close_timeout: float = 30.0,
     durability: Literal["memory", "spool", "sync"] = "spool",
+    flush_on_stop: bool = True,
     storage_options: dict[str, Any] | None = None,
     token: str | None = None,
     recover: bool = True,
@@ -373,6 +378,7 @@ def open(  # shadows the builtin: the contract's name (DESIGN §10)
         on_full=on_full,
         close_timeout=close_timeout,
         durability=durability,
+        flush_on_stop=flush_on_stop,
         storage_options=storage_options,
         token=token,
         recover=recover,

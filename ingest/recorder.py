@@ -55,6 +55,12 @@ class FlushPolicy:
             outage fills the spool, not memory), `sync` (as `spool`, and the spool is fsynced
             before publishing, so even a power loss keeps every drained batch). In every mode
             `flush()` returns only once the events are in the store.
+        flush_on_stop: `exp.stop()` flushes, so that a stopped run is in the store when it returns
+            (default). False leaves a completed run's events to the next periodic flush (within
+            `flush_every`, at `max_events`, or at `close()` and exit), so that a sweep of thousands
+            of short runs writes a few segments instead of one per run, with one journal commit per
+            run instead of three; a crash then loses runs stopped since the last flush. A run that
+            ends as `failed` is flushed either way.
     """
 
     flush_every: float = 5.0
@@ -63,6 +69,7 @@ class FlushPolicy:
     on_full: Literal["block", "drop"] = "block"
     close_timeout: float = 30.0
     durability: Literal["memory", "spool", "sync"] = "spool"
+    flush_on_stop: bool = True
 
     def __post_init__(self) -> None:
         if self.flush_every <= 0:
@@ -73,6 +80,8 @@ class FlushPolicy:
             raise ValueError(f"durability must be 'memory', 'spool' or 'sync', got {self.durability!r}")
         if self.on_full not in ("block", "drop"):
             raise ValueError(f"on_full must be 'block' or 'drop', got {self.on_full!r}")
+        if not isinstance(self.flush_on_stop, bool):
+            raise ValueError(f"flush_on_stop must be True or False, got {self.flush_on_stop!r}")
 
     @property
     def capacity(self) -> int:

@@ -134,10 +134,13 @@ def many_runs(results: Results) -> str:
                 f"{row['median_ms_first_500']:.2f} ms",
                 f"{row['median_ms_last_500']:.2f} ms",
                 f"{row['ratio_vs_eventlog']:.1f}×",
+                "" if row.get("runs_read_s") is None else f"{row['runs_read_s']:.2f} s",
+                "" if row.get("segments") is None else f"{row['segments']:,}",
                 load(row["load_average"]),
             ]
         )
-    return table(["contender", "runs", "total", "per run", "first 500", "last 500", "vs eventlog", "load"], rows)
+    headers = ["contender", "runs", "total", "per run", "first 500", "last 500", "vs eventlog", "`runs()` after", "segments", "load"]
+    return table(headers, rows)
 
 
 def many_files(results: Results) -> str:
@@ -226,6 +229,7 @@ def overview(results: Results) -> str:
     runs = {r["contender"]: r for r in results("bench_many_runs")["rows"]}
     ours = runs["eventlog"]
     mlflow = runs.get("MLflow sqlite")
+    sweep = runs.get("eventlog, flush_on_stop=False")
     crash = results("stress_crash")
     big = results("bench_query_100000000")
     compact = results("bench_compact")["results"][0]
@@ -241,6 +245,7 @@ def overview(results: Results) -> str:
         [
             "[many runs](#many-runs-from-one-process)",
             f"{ours['runs']:,} runs of 20 events from one process in {ours['total_s']:.1f} s"
+            + (f", {sweep['total_s']:.1f} s with `flush_on_stop=False`" if sweep else "")
             + (f" (MLflow sqlite: {mlflow['ms_per_run']:.0f} ms per run, {mlflow['ratio_vs_eventlog']:.0f}×)" if mlflow else ""),
             "`.venv/bin/python benchmarks/bench_many_runs.py`",
         ],
