@@ -199,7 +199,10 @@ class Log:
         """Claim the next run number of `experiment` (or join distributed job `job`'s run)."""
         if self.remote is not None:
             return int(self.remote.claim_run(experiment, writer=self.identity.writer, job=job))
-        return run_claims.claim_run(self.store, experiment, writer=self.identity.writer, job=job)
+        # Without flush on stop, the run's events become durable with a later flush, and its
+        # claim with them (one directory fsync per flush, not per run).
+        defer = not self.policy.flush_on_stop
+        return run_claims.claim_run(self.store, experiment, writer=self.identity.writer, job=job, defer_sync=defer)
 
     def latest_run(self, experiment: str) -> int | None:
         """The highest run number of `experiment`, or None."""

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
+from eventlog.core import layout
 from eventlog.core.segment import Segment, publish
 from eventlog.core.store import Store
 from eventlog.errors import RecoveryError
@@ -139,7 +140,17 @@ def recover_spools(store: Store, *, spool_base: str | None = None) -> RecoveryRe
         RecoveryError: the store refused a segment; that spool file is kept for a later try.
     """
     retry = f"once the store is reachable, run `eventlog recover --store {store.uri}` or open the log again"
-    return _recover_directory(spool_dir(store, spool_base), lambda segment: publish(store, segment), store.uri, retry)
+    synced: set[str] = set()
+    return _recover_directory(spool_dir(store, spool_base), lambda segment: _publish_recovered(store, segment, synced), store.uri, retry)
+
+
+def _publish_recovered(store: Store, segment: Segment, synced: set[str]) -> bool:
+    """Publish a dead writer's segment, first making its experiment's run claims durable: a writer
+    opened with `flush_on_stop=False` leaves them to its next flush (`claim_run(defer_sync=True)`)."""
+    if segment.experiment not in synced:
+        store.sync_later(layout.claims_dir(segment.experiment))
+        synced.add(segment.experiment)
+    return publish(store, segment)
 
 
 def recover_remote_spools(client: RemoteClient, *, spool_base: str | None = None) -> RecoveryReport:

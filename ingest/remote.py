@@ -78,7 +78,7 @@ class UnreachableStore(Store):
         """Raises StoreUnavailableError."""
         raise self._fail()
 
-    def create(self, path: str, data: bytes, *, sync_data: bool = True) -> None:
+    def create(self, path: str, data: bytes, *, sync_data: bool = True, sync_name: bool = True) -> None:
         """Raises StoreUnavailableError (writes go through the collector)."""
         raise self._fail()
 

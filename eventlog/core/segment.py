@@ -76,6 +76,8 @@ def encode_table(table: Any) -> bytes:
 def publish(store: Store, segment: Segment) -> bool:
     """Publish a segment with create-if-absent.
 
+    Names created earlier without a sync of their own (a sweep's run claims, `Store.sync_pending`)
+    are made durable first, so that no event becomes durable before the claim of its run.
     A segment of a partition older than `tombstones.CHECKED_DAYS` days is first checked against
     the visible compacted files (its tombstone may have expired: `eventlog.core.tombstones`).
 
@@ -89,6 +91,7 @@ def publish(store: Store, segment: Segment) -> bool:
         store, segment.experiment, segment.date, segment.writer, segment.data
     ):
         return False
+    store.sync_pending()
     try:
         store.create(segment.path, segment.data)
     except AlreadyExistsError:

@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
+import threading
 import uuid
 from dataclasses import dataclass
 from typing import Any
 
 import fsspec
 
-from eventlog.core.backends import create_generic, create_local, create_s3
+from eventlog.core.backends import create_generic, create_local, create_s3, fsync_dir
 from eventlog.env import EVENTLOG_URI
 from eventlog.errors import StoreUnavailableError
 
@@ -56,6 +58,8 @@ class Store:
         self.root = root.rstrip("/")
         protocol = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
         self.protocol: str = "file" if protocol in ("file", "local") else protocol
+        self._unsynced_dirs: set[str] = set()  # local directories of names created with sync_name=False
+        self._unsynced_lock = threading.Lock()
 
     def __repr__(self) -> str:
         return f"Store({self.uri!r})"
@@ -74,13 +78,15 @@ class Store:
         full = self.full_path(path)
         return full if self.is_local else f"{self.protocol}://{full}"
 
-    def create(self, path: str, data: bytes, *, sync_data: bool = True) -> None:
+    def create(self, path: str, data: bytes, *, sync_data: bool = True, sync_name: bool = True) -> None:
         """Write `data` at `path` only if nothing is there yet (atomic create-if-absent).
 
         On local disk the new file is made durable (its content, then its name) before this
         returns; `sync_data=False` makes only its name durable, so that after a power loss it
-        exists but may be empty (for markers whose existence is what counts). Object stores are
-        durable on return either way.
+        exists but may be empty (for markers whose existence is what counts). `sync_name=False`
+        leaves the name to the next `sync_pending()`, which `publish` calls before every segment:
+        a segment never becomes durable before a name created earlier. Object stores are durable
+        on return either way.
 
         Raises:
             AlreadyExistsError: the object exists (another writer won, or an earlier try landed).
@@ -90,11 +96,40 @@ class Store:
             raise ValueError(f"refusing to create empty object {path!r}: an empty create-if-absent is not atomic on S3")
         full = self.full_path(path)
         if self.is_local:
-            create_local(full, data, sync_data=sync_data)
+            create_local(full, data, sync_data=sync_data, sync_dir=sync_name)
+            if not sync_name:
+                self.sync_later(posixpath.dirname(path))
         elif self.protocol in ("s3", "s3a"):
             create_s3(self.fs, full, data)
         else:
             create_generic(self.fs, full, data)
+
+    def sync_later(self, directory: str) -> None:
+        """Have the next `sync_pending()` make the entries of local `directory` durable (no-op elsewhere)."""
+        if self.is_local:
+            with self._unsynced_lock:
+                self._unsynced_dirs.add(directory)
+
+    def sync_pending(self) -> None:
+        """Make the names created with `sync_name=False` (and directories given to `sync_later`)
+        durable across a power loss: one fsync per directory, however many names it got.
+
+        Raises:
+            OSError: a directory could not be synced (it stays pending).
+        """
+        if not self._unsynced_dirs:
+            return
+        with self._unsynced_lock:
+            pending, self._unsynced_dirs = self._unsynced_dirs, set()
+        for done, directory in enumerate(sorted(pending)):
+            try:
+                fsync_dir(self.full_path(directory))
+            except FileNotFoundError:
+                continue  # deleted since (`clear`): nothing left to make durable
+            except OSError:
+                with self._unsynced_lock:
+                    self._unsynced_dirs.update(sorted(pending)[done:])
+                raise
 
     def read(self, path: str) -> bytes:
         """Read a whole object. Raises FileNotFoundError if it does not exist."""

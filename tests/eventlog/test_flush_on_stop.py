@@ -55,6 +55,20 @@ def test_without_flush_on_stop_stopped_runs_share_the_next_flush(local_uri: str)
         assert sorted(per_run["count"].to_list()) == [5] * 50
 
 
+def test_without_flush_on_stop_runs_cost_no_fsync_until_the_flush(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    with eventlog.open(local_uri, flush_every=3600, flush_on_stop=False) as log:
+        exp = log.experiment("sweep")
+        log_short_runs(exp, 1)  # the first claim probes the store
+        synced: list[int] = []
+        real = os.fsync
+        monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+        log_short_runs(exp, 20)
+        assert synced == []  # claims and stops alike wait for the flush
+        log.flush()
+        assert len(synced) == 3, synced  # the claims' directory once, the segment's content and directory
+        assert query.runs(local_uri, "sweep").height == 21
+
+
 def test_without_flush_on_stop_a_failed_run_is_flushed_at_once(local_uri: str) -> None:
     with eventlog.open(local_uri, flush_every=3600, flush_on_stop=False) as log:
         exp = log.experiment("sweep")

@@ -161,3 +161,21 @@ def test_log_recover_and_open_recover_leftovers(local_uri: str) -> None:
     with eventlog.open(local_uri):  # recovery at open
         pass
     assert len(steps_in_store(store)) == 11
+
+
+def test_recovery_makes_the_dead_writers_claims_durable_before_its_events(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    # A writer opened with flush_on_stop=False leaves its claims' directory to its next flush; if it
+    # died first, recovery must not make the events durable before the claims of their runs.
+    from eventlog.core import layout
+    from eventlog.core import store as store_module
+    from eventlog.core.run_claims import claim_run
+
+    store = open_store(local_uri)
+    claim_run(store, "e", writer="dead-1")
+    dead_writer_spool(store, make_segments("dead-1", [10, 5]))
+    synced: list[str] = []
+    real = store_module.fsync_dir
+    monkeypatch.setattr(store_module, "fsync_dir", lambda directory: (synced.append(directory), real(directory))[1])
+    report = recover_spools(open_store(local_uri))
+    assert (report.events, report.segments) == (15, 2)
+    assert synced == [store.full_path(layout.claims_dir("e"))]  # once, before the first segment

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 import threading
@@ -141,8 +142,6 @@ def test_clearing_an_experiment_restarts_its_numbers(local_uri: str) -> None:
 
 
 def test_a_store_wiped_behind_the_process_starts_at_one_again(local_uri: str) -> None:
-    import shutil
-
     store = open_store(local_uri)
     assert [claim_run(store, "e", writer="w") for _ in range(3)] == [1, 2, 3]
     shutil.rmtree(store.full_path("runs"))
@@ -184,3 +183,70 @@ def test_a_claim_emptied_by_a_power_loss_still_counts_and_a_rank_moves_past_it(l
     run_claims.forget_high_water(store, "ddp")
     assert claim_run(store, "ddp", writer="next", job="job-7") == 2
     assert claim_run(store, "ddp", writer="fresh") == 3
+
+
+def _count_dir_syncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Every directory the store fsyncs from now on (the real fsync still runs)."""
+    from eventlog.core import backends
+    from eventlog.core import store as store_module
+
+    synced: list[str] = []
+    real = backends.fsync_dir
+
+    def counting(directory: str) -> None:
+        synced.append(directory)
+        real(directory)
+
+    monkeypatch.setattr(backends, "fsync_dir", counting)
+    monkeypatch.setattr(store_module, "fsync_dir", counting)
+    return synced
+
+
+def test_a_deferred_claim_becomes_durable_with_the_next_segment_one_sync_for_all(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventlog.core.segment import publish
+    from tests.support.testkit import make_segment
+
+    store = open_store(local_uri)
+    claim_run(store, "e", writer="w", defer_sync=True)  # the first claim probes; count steady-state ones
+    synced = _count_fsyncs(monkeypatch)
+    assert [claim_run(store, "e", writer="w", defer_sync=True) for _ in range(5)] == [2, 3, 4, 5, 6]
+    assert synced == []  # no journal commit per run
+    assert latest_run(store, "e") == 6  # visible to every process at once all the same
+    dirs = _count_dir_syncs(monkeypatch)
+    assert publish(store, make_segment("e", "w", 0, 20))
+    claims = store.full_path(layout.claims_dir("e"))
+    assert dirs.count(claims) == 1 and dirs.index(claims) == 0  # the six claims' directory, once, before the segment
+    dirs.clear()
+    assert publish(store, make_segment("e", "w", 20, 20))
+    assert claims not in dirs  # nothing pending any more
+
+
+def test_a_jobs_claim_is_never_deferred(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = open_store(local_uri)
+    synced = _count_fsyncs(monkeypatch)
+    assert claim_run(store, "e", writer="rank0", job="job-1", defer_sync=True) == 1
+    assert len(synced) >= 4  # claim and job index, content and directory: other ranks read them
+
+
+def test_pending_syncs_survive_a_failure_and_skip_a_deleted_directory(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventlog.core import store as store_module
+
+    store = open_store(local_uri)
+    claim_run(store, "gone", writer="w", defer_sync=True)
+    claim_run(store, "kept", writer="w", defer_sync=True)
+    real = store_module.fsync_dir
+
+    def failing(directory: str) -> None:
+        raise OSError(5, "I/O error", directory)
+
+    monkeypatch.setattr(store_module, "fsync_dir", failing)
+    with pytest.raises(OSError, match="I/O error"):
+        store.sync_pending()
+    monkeypatch.setattr(store_module, "fsync_dir", real)
+    shutil.rmtree(store.full_path(layout.claims_dir("gone")))
+    dirs = _count_dir_syncs(monkeypatch)
+    store.sync_pending()  # still pending after the failure; the deleted one is skipped quietly
+    assert dirs == [store.full_path(layout.claims_dir("gone")), store.full_path(layout.claims_dir("kept"))]
+    dirs.clear()
+    store.sync_pending()
+    assert dirs == []
