@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import optuna
 import pytest
 
@@ -72,3 +74,18 @@ def test_parallel_trials_each_get_their_own_run(local_uri: str) -> None:
     runs = query.runs(local_uri, "parallel")
     assert runs.height == 8 and sorted(runs["tag.trial"].to_list()) == list(range(8))
     assert set(runs["status"].to_list()) == {"completed"}
+
+
+def test_a_study_of_many_fast_trials_through_a_sweep_log_shares_segments(local_uri: str) -> None:
+    import eventlog
+
+    log = eventlog.open(local_uri, flush_on_stop=False, flush_every=3600)
+    callback = EventLogOptunaCallback("fast", log=log)
+    study = optuna.create_study(sampler=optuna.samplers.RandomSampler(seed=0))
+    study.optimize(lambda t: t.suggest_float("x", 0, 1), n_trials=40, callbacks=[callback])
+    assert query.runs(local_uri, "fast").height == 0  # the trials wait for the flush
+    log.close()
+    runs = query.runs(local_uri, "fast")
+    assert sorted(runs["tag.trial"].to_list()) == list(range(40))
+    assert set(runs["status"].to_list()) == {"completed"}
+    assert len(list((Path(local_uri) / "seg").rglob("*.parquet"))) == 1
