@@ -159,7 +159,8 @@ def to_dt_ns(dt: Any) -> int:
     elif isinstance(dt, float):
         if not math.isfinite(dt):
             raise TypeError(f"dt must be a datetime, int nanoseconds or float seconds, got {dt!r}")
-        ns = int(dt * 1e9)
+        # a finite float past ~1.8e299 s overflows to inf when scaled: it is out of range like any other
+        ns = int(dt * 1e9) if abs(dt) < 1e18 else MAX_DT_NS + 1
     elif hasattr(dt, "to_pydatetime"):  # pandas Timestamp
         return to_dt_ns(dt.to_pydatetime())
     else:

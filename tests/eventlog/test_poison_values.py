@@ -32,6 +32,8 @@ POISON: list[tuple[str, Callable[[eventlog.Experiment], Any], type[Exception], s
     ("far-future datetime", lambda e: e.log_metric("loss", 0.5, dt=dt.datetime(2300, 1, 1)), ValueError, "1678-2261"),
     ("datetime.max", lambda e: e.log_metric("loss", 0.5, dt=dt.datetime.max), ValueError, "1678-2261"),
     ("float seconds 1e10", lambda e: e.log_metric("loss", 0.5, dt=1e10), ValueError, "1678-2261"),
+    ("float seconds 1.8e299 (inf once in ns)", lambda e: e.log_metrics({"a": 1.0}, dt=1.797693134862316e299), ValueError, "1678-2261"),
+    ("float seconds -1e300", lambda e: e.log_metric("loss", 0.5, dt=-1e300), ValueError, "1678-2261"),
     ("int ns 2**63", lambda e: e.log_metric("loss", 0.5, dt=2**63), ValueError, "1678-2261"),
     ("NaN seconds", lambda e: e.log_metric("loss", 0.5, dt=float("nan")), TypeError, "dt must be"),
     ("10**400", lambda e: e.log_metric("loss", 10**400), TypeError, "too large for a float64"),
