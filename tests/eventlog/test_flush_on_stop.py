@@ -18,6 +18,7 @@ import eventlog
 import query
 from eventlog.core.layout import SEGMENTS
 from ingest.recorder import FlushPolicy
+from tests.support.testkit import record_calls
 
 
 def segment_files(uri: str) -> list[Path]:
@@ -59,9 +60,7 @@ def test_without_flush_on_stop_runs_cost_no_fsync_until_the_flush(local_uri: str
     with eventlog.open(local_uri, flush_every=3600, flush_on_stop=False) as log:
         exp = log.experiment("sweep")
         log_short_runs(exp, 1)  # the first claim probes the store
-        synced: list[int] = []
-        real = os.fsync
-        monkeypatch.setattr(os, "fsync", lambda fd: (synced.append(fd), real(fd))[1])
+        synced = record_calls(monkeypatch, "fsync", os)
         log_short_runs(exp, 20)
         assert synced == []  # claims and stops alike wait for the flush
         log.flush()

@@ -18,6 +18,7 @@ from eventlog.core.store import Store, open_store
 from ingest.buffer import WriteBuffer
 from ingest.recovery import RecoveryError, recover, recover_spools
 from ingest.spool import Spool, spool_dir
+from tests.support.testkit import record_calls
 
 T0 = 1_763_856_000 * 10**9
 
@@ -173,9 +174,7 @@ def test_recovery_makes_the_dead_writers_claims_durable_before_its_events(local_
     store = open_store(local_uri)
     claim_run(store, "e", writer="dead-1")
     dead_writer_spool(store, make_segments("dead-1", [10, 5]))
-    synced: list[str] = []
-    real = store_module.fsync_dir
-    monkeypatch.setattr(store_module, "fsync_dir", lambda directory: (synced.append(directory), real(directory))[1])
+    synced = record_calls(monkeypatch, "fsync_dir", store_module)
     report = recover_spools(open_store(local_uri))
     assert (report.events, report.segments) == (15, 2)
     assert synced == [store.full_path(layout.claims_dir("e"))]  # once, before the first segment

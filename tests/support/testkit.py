@@ -3,7 +3,8 @@
 `make_segment`/`write_segments`: seeded synthetic segments (fast: numpy, no logger). Each holds `events` metric events of one writer: keys `k0..k{keys-1}` in turn, steps
 increasing, values from a seeded generator; (writer, seq) numbering is the writer's own.
 `seen` counts what a reader sees; `log_loss_runs` logs runs through the real logger;
-`load_script` imports a script of `benchmarks/` or `scripts/` (not packages) by its path.
+`load_script` imports a script of `benchmarks/` or `scripts/` (not packages) by its path;
+`record_calls` records the first argument of every call to a function (fsyncs, say) while it still runs.
 """
 
 from __future__ import annotations
@@ -12,7 +13,7 @@ import importlib.util
 import zlib
 from pathlib import Path
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventlog.core import layout
 from eventlog.core.event import arrow_schema
@@ -21,7 +22,10 @@ from eventlog.core.store import Store
 from eventlog.experiment import Experiment
 from query.scan import scan_store
 
-__all__ = ["BASE_NS", "ROOT", "load_script", "log_loss_runs", "make_segment", "seen", "write_segments"]
+if TYPE_CHECKING:  # the compaction benchmark imports this module without pytest installed
+    import pytest
+
+__all__ = ["BASE_NS", "ROOT", "load_script", "log_loss_runs", "make_segment", "record_calls", "seen", "write_segments"]
 
 #: The project's root directory.
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,3 +107,18 @@ def load_script(relative: str) -> ModuleType:
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
+
+
+def record_calls(monkeypatch: pytest.MonkeyPatch, name: str, *owners: Any) -> list[Any]:
+    """The first argument of every call from now on to `name` as found on each of `owners` (modules
+    that imported it, say), which all hold the same function; the real function still runs."""
+    calls: list[Any] = []
+    real = getattr(owners[0], name)
+
+    def recording(first: Any, *args: Any, **kwargs: Any) -> Any:
+        calls.append(first)
+        return real(first, *args, **kwargs)
+
+    for owner in owners:
+        monkeypatch.setattr(owner, name, recording)
+    return calls

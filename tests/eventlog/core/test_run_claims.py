@@ -14,7 +14,9 @@ import pytest
 
 from eventlog.core import layout, run_claims
 from eventlog.core.run_claims import claim_run, latest_run, list_runs
+from eventlog.core.segment import publish
 from eventlog.core.store import Store, open_store
+from tests.support.testkit import make_segment, record_calls
 
 
 def test_sequential_claims_count_up(any_uri: str) -> None:
@@ -150,15 +152,7 @@ def test_a_store_wiped_behind_the_process_starts_at_one_again(local_uri: str) ->
 
 def _count_fsyncs(monkeypatch: pytest.MonkeyPatch) -> list[int]:
     """Every fd passed to os.fsync from now on (the real fsync still runs)."""
-    synced: list[int] = []
-    real = os.fsync
-
-    def counting(fd: int) -> None:
-        synced.append(fd)
-        real(fd)
-
-    monkeypatch.setattr(os, "fsync", counting)
-    return synced
+    return record_calls(monkeypatch, "fsync", os)
 
 
 def test_a_claim_makes_its_name_durable_and_a_jobs_claim_its_content_too(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -190,22 +184,10 @@ def _count_dir_syncs(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     from eventlog.core import backends
     from eventlog.core import store as store_module
 
-    synced: list[str] = []
-    real = backends.fsync_dir
-
-    def counting(directory: str) -> None:
-        synced.append(directory)
-        real(directory)
-
-    monkeypatch.setattr(backends, "fsync_dir", counting)
-    monkeypatch.setattr(store_module, "fsync_dir", counting)
-    return synced
+    return record_calls(monkeypatch, "fsync_dir", backends, store_module)
 
 
 def test_a_deferred_claim_becomes_durable_with_the_next_segment_one_sync_for_all(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
-    from eventlog.core.segment import publish
-    from tests.support.testkit import make_segment
-
     store = open_store(local_uri)
     claim_run(store, "e", writer="w", defer_sync=True)  # the first claim probes; count steady-state ones
     synced = _count_fsyncs(monkeypatch)
