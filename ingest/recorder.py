@@ -58,9 +58,9 @@ class FlushPolicy:
         flush_on_stop: `exp.stop()` flushes, so that a stopped run is in the store when it returns
             (default). False leaves a completed run's events to the next periodic flush (within
             `flush_every`, at `max_events`, or at `close()` and exit), so that a sweep of thousands
-            of short runs writes a few segments instead of one per run, with one journal commit per
-            run instead of three; a crash then loses runs stopped since the last flush. A run that
-            ends as `failed` is flushed either way.
+            of short runs writes a few segments instead of one per run, and no fsync per run (the
+            runs' claims become durable with the flush, one fsync for all); a crash then loses the
+            runs stopped since the last flush. A run that ends as `failed` is flushed either way.
     """
 
     flush_every: float = 5.0

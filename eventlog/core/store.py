@@ -120,15 +120,15 @@ class Store:
         if not self._unsynced_dirs:
             return
         with self._unsynced_lock:
-            pending, self._unsynced_dirs = self._unsynced_dirs, set()
-        for done, directory in enumerate(sorted(pending)):
+            pending, self._unsynced_dirs = sorted(self._unsynced_dirs), set()
+        for done, directory in enumerate(pending):
             try:
                 fsync_dir(self.full_path(directory))
             except FileNotFoundError:
                 continue  # deleted since (`clear`): nothing left to make durable
             except OSError:
                 with self._unsynced_lock:
-                    self._unsynced_dirs.update(sorted(pending)[done:])
+                    self._unsynced_dirs.update(pending[done:])
                 raise
 
     def read(self, path: str) -> bytes:
