@@ -1,7 +1,8 @@
 """How each kind of filesystem makes create-if-absent atomic: the one write a store ever does.
 
 - local disk: write `<name>.<uuid>.tmp`, fsync, `os.link` to the final name (link fails with
-  EEXIST, so the first writer wins; rename would silently overwrite), fsync the directory;
+  EEXIST, so the first writer wins; rename would silently overwrite), fsync the directory (and a
+  directory it had to make, in its parent);
 - S3: s3fs `pipe_file(..., mode="create")` sends `If-None-Match: *`; a 412 means the object exists
   (s3fs maps it to FileExistsError on AWS and moto; Ceph RGW's reply comes back as
   OSError(EINVAL) with a PreconditionFailed cause, mapped here too);
@@ -18,7 +19,7 @@ from typing import Any
 
 from eventlog.errors import AlreadyExistsError
 
-__all__ = ["create_generic", "create_local", "create_s3", "fsync_dir"]
+__all__ = ["create_generic", "create_local", "create_s3", "fsync_dir", "make_dirs_durably"]
 
 _GENERIC_CREATE_LOCK = threading.Lock()
 
@@ -35,7 +36,7 @@ def create_local(full: str, data: bytes, *, sync_data: bool = True, sync_dir: bo
         AlreadyExistsError: the file exists.
     """
     directory = os.path.dirname(full)
-    os.makedirs(directory, exist_ok=True)
+    make_dirs_durably(directory)
     tmp = f"{full}.{uuid.uuid4().hex}.tmp"
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     try:
@@ -52,6 +53,28 @@ def create_local(full: str, data: bytes, *, sync_data: bool = True, sync_dir: bo
         os.unlink(tmp)
     if sync_dir:
         fsync_dir(directory)
+
+
+def make_dirs_durably(directory: str) -> None:
+    """Create `directory` and its missing parents, each new one's name made durable in its parent.
+
+    Syncing a file's directory makes its name durable, but not the directory's own entry: without
+    this, a power loss could take a new writer's or experiment's directory with the segments in it.
+    Costs one stat when the directory exists (every create but the first in a directory).
+
+    Raises:
+        OSError: a directory could not be created or synced.
+    """
+    if os.path.isdir(directory):
+        return
+    missing = []
+    ancestor = directory
+    while ancestor and not os.path.isdir(ancestor):
+        missing.append(ancestor)
+        ancestor = os.path.dirname(ancestor)
+    os.makedirs(directory, exist_ok=True)
+    for new in reversed(missing):  # top down: each new name is in a parent that is already durable
+        fsync_dir(os.path.dirname(new) or ".")
 
 
 def fsync_dir(directory: str) -> None:

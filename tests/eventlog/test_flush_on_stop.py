@@ -59,7 +59,8 @@ def test_without_flush_on_stop_stopped_runs_share_the_next_flush(local_uri: str)
 def test_without_flush_on_stop_runs_cost_no_fsync_until_the_flush(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with eventlog.open(local_uri, flush_every=3600, flush_on_stop=False) as log:
         exp = log.experiment("sweep")
-        log_short_runs(exp, 1)  # the first claim probes the store
+        log_short_runs(exp, 1)  # the first claim probes the store,
+        log.flush()  # and the first flush makes the segments' directories
         synced = record_calls(monkeypatch, "fsync", os)
         log_short_runs(exp, 20)
         assert synced == []  # claims and stops alike wait for the flush

@@ -163,8 +163,9 @@ def test_a_claim_makes_its_name_durable_and_a_jobs_claim_its_content_too(local_u
     assert len(synced) == 1  # the claims directory only: its name is what counts
     claim = run_claims._read_claim(store, "e", 2)
     assert claim is not None and (claim.writer, claim.job) == ("w", None)  # the content is written all the same
+    assert claim_run(store, "e", writer="rank0", job="job-0") == 3  # makes the job index's directory
     synced.clear()
-    assert claim_run(store, "e", writer="rank0", job="job-1") == 3
+    assert claim_run(store, "e", writer="rank0", job="job-1") == 4
     assert len(synced) == 4  # claim and job index: each its content and its directory
 
 

@@ -84,6 +84,25 @@ def test_local_store_leaves_no_temp_files(local_uri: str) -> None:
     assert os.listdir(os.path.join(store.root, "seg")) == ["a.parquet"]
 
 
+def test_a_local_create_makes_every_new_directory_durable_in_its_parent(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventlog.core import backends
+    from tests.support.testkit import record_calls
+
+    store = open_store(local_uri)
+    synced = record_calls(monkeypatch, "fsync_dir", backends)
+    store.create("seg/experiment=e/date=2026-12-04/w1/00000000000000000000.parquet", b"data")
+    root = store.root
+    parents = [root, f"{root}/seg", f"{root}/seg/experiment=e", f"{root}/seg/experiment=e/date=2026-12-04"]
+    # each new directory's name in its parent (top down), then the file's name in its directory
+    assert synced == [*parents, f"{parents[-1]}/w1"]
+    synced.clear()
+    store.create("seg/experiment=e/date=2026-12-04/w1/00000000000000000020.parquet", b"data")
+    assert synced == [f"{parents[-1]}/w1"]  # the directories exist: only the new name
+    synced.clear()
+    store.create("seg/experiment=e/date=2026-12-04/w2/00000000000000000000.parquet", b"data")
+    assert synced == [parents[-1], f"{parents[-1]}/w2"]
+
+
 @pytest.mark.s3
 def test_missing_bucket_is_a_clear_error(s3_endpoint: str) -> None:
     with pytest.raises(StoreUnavailableError, match="bucket 'no-such-bucket' does not exist"):
