@@ -33,6 +33,7 @@ from typing import Any, BinaryIO
 from eventlog.core import layout
 from eventlog.core.artifact_refs import check_reference
 from eventlog.core.artifact_trust import sign, verify
+from eventlog.core.backends import fsync_dir, make_dirs_durably
 from eventlog.core.store import Store
 from eventlog.errors import ArtifactCorruptError, UnsafeArtifactError
 
@@ -126,8 +127,9 @@ def _store_file(store: Store, experiment: str, run: int, name: str, source: Path
     path = _payload_path(experiment, run, source.name)
     full = store.full_path(path)
     if store.is_local:
-        # Write beside the final name and rename, so that a crash never leaves a partial payload under it.
-        os.makedirs(os.path.dirname(full), exist_ok=True)
+        # Write beside the final name and rename, so that a crash never leaves a partial payload under
+        # it; then make the name durable, before the artifact event that points at it is logged.
+        make_dirs_durably(os.path.dirname(full))
         tmp = f"{full}.{uuid.uuid4().hex}.tmp"
         try:
             with open(source, "rb") as src, open(tmp, "wb") as dst:
@@ -138,6 +140,7 @@ def _store_file(store: Store, experiment: str, run: int, name: str, source: Path
         finally:
             if os.path.exists(tmp):
                 os.unlink(tmp)
+        fsync_dir(os.path.dirname(full))
     else:
         # An object store makes an upload visible only when it completes (a multipart upload for
         # large files), so streaming straight to the final name is safe.

@@ -173,3 +173,18 @@ def test_a_directory_stores_its_tree_and_a_str_naming_a_file_is_that_file(any_ur
     assert isinstance(notes, Path) and notes.read_text() == "a file, named by a str"
     assert text == "not a path"
     assert refs[0]["size"] == 1000 + len('{"layers": 2}')
+
+
+def test_a_stored_files_name_is_durable_before_its_event_is_logged(local_uri: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from eventlog.core import artifacts
+    from eventlog.core.store import open_store
+    from tests.support.testkit import record_calls
+
+    source = tmp_path / "weights.bin"
+    source.write_bytes(b"\x00" * 1000)
+    store = open_store(local_uri)
+    synced = record_calls(monkeypatch, "fsync_dir", artifacts)
+    ref = artifacts.store_artifact(store, "e", 1, "weights", source)
+    payload = Path(store.full_path(ref["path"]))
+    assert payload.read_bytes() == source.read_bytes()
+    assert synced == [str(payload.parent)]  # the payload's name, in its (new) directory
