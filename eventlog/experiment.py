@@ -153,7 +153,7 @@ class Experiment(ExperimentReads):
             return "STARTED"
         import query  # lazy, to save start-up time: see experiment_reads
 
-        events = query.scan(self._log.store, self.name, run=run, event=["start", "stop"])
+        events = query.scan(self._log.store_for_reading(), self.name, run=run, event=["start", "stop"])
         kinds = set(events.select("event").collect()["event"].to_list())
         if "stop" in kinds:
             return "STOPPED"

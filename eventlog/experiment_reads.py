@@ -32,6 +32,11 @@ class ExperimentReads:
     _log: Log
     _run: int | None
 
+    @property
+    def _store(self) -> Any:
+        """The store to read, with this process's stopped runs in it (`Log.store_for_reading`)."""
+        return self._log.store_for_reading()
+
     def _default_run(self, run: Any, since: Any) -> Any:
         """`run=None`: the current run; with none, the latest run (omega-ml's `exp.data()` on a
         handle got from the store shows the latest run; `run="*"` is every run); with `since`,
@@ -65,7 +70,7 @@ class ExperimentReads:
         import query  # lazy: see the module docstring
 
         return query.data(
-            self._log.store,
+            self._store,
             experiment=self.name,
             run=self._default_run(run, since),
             event=event,
@@ -81,13 +86,13 @@ class ExperimentReads:
         """Summary statistics of the metrics (pandas `describe` plus first/last); see `query.summary`."""
         import query  # lazy: see the module docstring
 
-        return query.summary(self._log.store, experiment=self.name, run=run, by_run=by_run, **_keywords(filters))
+        return query.summary(self._store, experiment=self.name, run=run, by_run=by_run, **_keywords(filters))
 
     def runs(self, **filters: Filter) -> pl.DataFrame:
         """One row per run, rebuilt from its events; see `query.runs`."""
         import query  # lazy: see the module docstring
 
-        return query.runs(self._log.store, experiment=self.name, **_keywords(filters))
+        return query.runs(self._store, experiment=self.name, **_keywords(filters))
 
     def restore_artifacts(
         self,
@@ -115,7 +120,7 @@ class ExperimentReads:
                 destination, or a pickle is not trusted under `allow_pickle`.
         """
         frame = self.data(run=run, event="artifact", key=key, **_keywords(filters))
-        return restore_artifacts(self._log.store, frame, dest=dest, allow_pickle=allow_pickle)
+        return restore_artifacts(self._store, frame, dest=dest, allow_pickle=allow_pickle)
 
     def plot(self, key: Filter, run: Filter = "*", **options: Any) -> Any:
         """A matplotlib figure of metric `key` against step, one line per run; see `query.plot.plot_metric`.
@@ -124,7 +129,7 @@ class ExperimentReads:
         """
         from query.plot import plot_metric  # lazy: see the module docstring
 
-        return plot_metric(self._log.store, self.name, key, run=run, **options)
+        return plot_metric(self._store, self.name, key, run=run, **options)
 
     def clear(self, force: bool = False) -> int:
         """Delete this experiment's events, run claims and artifacts; refuses without `force=True`.

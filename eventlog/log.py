@@ -30,7 +30,7 @@ from eventlog.compaction.watch import CompactionWatcher
 from eventlog.core import run_claims
 from eventlog.core.catalog import list_experiments
 from eventlog.core.identity import current_identity
-from eventlog.core.store import open_store, resolve_uri
+from eventlog.core.store import Store, open_store, resolve_uri
 from eventlog.errors import EventsQuarantinedWarning
 from eventlog.experiment import Experiment
 from ingest import signals
@@ -62,7 +62,8 @@ class Log:
         close_timeout: seconds `close()` (and exit, and SIGTERM) waits for the final flush.
         durability: `memory`, `spool` (default) or `sync`: what a crash can lose (see `FlushPolicy`).
         flush_on_stop: `exp.stop()` flushes (default True). False, for sweeps of many short runs:
-            a stopped run reaches the store with the next periodic flush (see `FlushPolicy`).
+            a stopped run reaches the store with the next periodic flush (see `FlushPolicy`); the
+            log's own reads (`exp.runs()`, `exp.data()`, ...) flush first.
         recover: publish dead writers' leftover spools of this store at open (default True).
         storage_options: passed to fsspec (e.g. `{"key": ..., "secret": ...}` for S3).
         token: the collector's bearer token for an `http(s)://` uri ($EVENTLOG_TOKEN when None).
@@ -166,7 +167,20 @@ class Log:
 
     def experiments(self, pattern: str = "*") -> list[str]:
         """Names of the experiments in the store that match the glob `pattern`, sorted."""
-        return list_experiments(self.store, pattern)
+        return list_experiments(self.store_for_reading(), pattern)
+
+    def store_for_reading(self) -> Store:
+        """The store, for this log's own reads (`exp.data()`, `exp.runs()`, ...).
+
+        With `flush_on_stop=False` it flushes first, so that the process reads back the runs it
+        stopped, as it would by default (other readers see them with the next periodic flush).
+
+        Raises:
+            BackgroundError: that flush failed.
+        """
+        if not self.policy.flush_on_stop:
+            self.flush()
+        return self.store
 
     def flush(self, timeout: float | None = None) -> None:
         """Write everything logged so far by this process into the store.

@@ -56,6 +56,19 @@ def test_without_flush_on_stop_stopped_runs_share_the_next_flush(local_uri: str)
         assert sorted(per_run["count"].to_list()) == [5] * 50
 
 
+def test_without_flush_on_stop_the_logs_own_reads_see_the_stopped_runs(local_uri: str) -> None:
+    with eventlog.open(local_uri, flush_every=3600, flush_on_stop=False) as log:
+        exp = log.experiment("sweep")
+        log_short_runs(exp, 3)
+        assert segment_files(local_uri) == []  # other readers see nothing yet,
+        assert exp.runs()["status"].to_list() == ["completed"] * 3  # the log's own reads flush first
+        assert exp.status(2) == "STOPPED"
+        assert log.experiments() == ["sweep"]
+        log_short_runs(exp, 1)
+        assert exp.data(run=4, event="metric").height == 5
+        assert exp.summary(key="loss")["count"].to_list() == [20]
+
+
 def test_without_flush_on_stop_runs_cost_no_fsync_until_the_flush(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
     with eventlog.open(local_uri, flush_every=3600, flush_on_stop=False) as log:
         exp = log.experiment("sweep")
