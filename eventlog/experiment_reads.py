@@ -119,8 +119,8 @@ class ExperimentReads:
             UnsafeArtifactError: a reference points outside its run's artifact area or the
                 destination, or a pickle is not trusted under `allow_pickle`.
         """
-        frame = self.data(run=run, event="artifact", key=key, **_keywords(filters))
-        return restore_artifacts(self._store, frame, dest=dest, allow_pickle=allow_pickle)
+        frame = self.data(run=run, event="artifact", key=key, **_keywords(filters))  # flushed for reading, if need be
+        return restore_artifacts(self._log.store, frame, dest=dest, allow_pickle=allow_pickle)
 
     def plot(self, key: Filter, run: Filter = "*", **options: Any) -> Any:
         """A matplotlib figure of metric `key` against step, one line per run; see `query.plot.plot_metric`.

@@ -399,10 +399,8 @@ def _steps(steps: list[int | None]) -> Any:
         return numeric(np.fromiter(steps, dtype=np.int64, count=len(steps)))  # the common case: one pass in C
     except (TypeError, OverflowError):  # some steps are None, or out of range
         pass
-    if steps.count(None) == len(steps):  # run events only (start, stop): no step at all
-        return pa.nulls(len(steps), pa.int64())
     try:
-        return numeric_or_null(steps, np.int64)
+        return numeric_or_null(steps, np.int64)  # all None (run events): a null column, built directly
     except OverflowError:  # one step must not fail the batch
         pass
     in_range = [s if s is None or _INT64_MIN <= s <= _INT64_MAX else None for s in steps]

@@ -123,8 +123,9 @@ def register(app: typer.Typer) -> None:
         except ValueError as exc:
             raise UserError(str(exc)) from None
         opened = open_cli_store(store, must_exist=False)  # fail early, with exit code 1, if the store is unreachable
-        if compact_every < 0 or (gc_grace or 0) < 0:
-            raise UserError("--compact-every and --gc-grace take a number of seconds, or 0 for never")
+        for option, seconds in (("--compact-every", compact_every), ("--gc-grace", gc_grace)):
+            if seconds is not None and seconds < 0:
+                raise UserError(f"{option} {seconds:g}: give a number of seconds, or 0 for never")
         if gc_grace and not compact_every:
             raise UserError("--gc-grace needs compaction (--compact-every above 0): garbage is collected by its cycles")
         if gc_grace is None:

@@ -24,12 +24,12 @@ __all__ = ["create_generic", "create_local", "create_s3", "fsync_dir", "make_dir
 _GENERIC_CREATE_LOCK = threading.Lock()
 
 
-def create_local(full: str, data: bytes, *, sync_data: bool = True, sync_dir: bool = True) -> None:
+def create_local(full: str, data: bytes, *, sync_data: bool = True, sync_name: bool = True) -> None:
     """Create the local file `full` with `data` unless it exists (tmp file, fsync, link, fsync dir).
 
     With `sync_data=False` the file's content is not fsynced, only its name (the directory): after
     a power loss the file exists but may be empty. That saves one of the two journal commits, for
-    markers whose existence is what counts (a run's claim). With `sync_dir=False` the directory is
+    markers whose existence is what counts (a run's claim). With `sync_name=False` the directory is
     not fsynced either: the caller makes the name durable later (`Store.sync_pending`).
 
     Raises:
@@ -51,7 +51,7 @@ def create_local(full: str, data: bytes, *, sync_data: bool = True, sync_dir: bo
             raise AlreadyExistsError(f"{full} already exists") from exc
     finally:
         os.unlink(tmp)
-    if sync_dir:
+    if sync_name:
         fsync_dir(directory)
 
 

@@ -150,11 +150,13 @@ def claim_run(store: Store, experiment: str, *, writer: str, job: str | None = N
         candidate = _first_free(store, experiment, 0) if fresh else (mark or 0) + 1
     payload = _encoder.encode(Claim(writer=writer, job=job, dt=time.time_ns()))
     # Only a job's ranks read a claim's content; any other claim counts by its name alone, so its
-    # content need not survive a power loss (one journal commit less per run on local disk).
+    # content need not survive a power loss (one journal commit less per run on local disk), and
+    # with `defer_sync` its name becomes durable with the next segment.
     sync_data = job is not None
+    sync_name = sync_data or not defer_sync
     for _ in range(_MAX_ATTEMPTS):
         try:
-            store.create(layout.claim_path(experiment, candidate), payload, sync_data=sync_data, sync_name=sync_data or not defer_sync)
+            store.create(layout.claim_path(experiment, candidate), payload, sync_data=sync_data, sync_name=sync_name)
         except AlreadyExistsError:
             if job is not None:
                 claim = _read_claim(store, experiment, candidate)

@@ -96,7 +96,7 @@ class Store:
             raise ValueError(f"refusing to create empty object {path!r}: an empty create-if-absent is not atomic on S3")
         full = self.full_path(path)
         if self.is_local:
-            create_local(full, data, sync_data=sync_data, sync_dir=sync_name)
+            create_local(full, data, sync_data=sync_data, sync_name=sync_name)
             if not sync_name:
                 self.sync_later(posixpath.dirname(path))
         elif self.protocol in ("s3", "s3a"):

@@ -221,3 +221,11 @@ def test_an_unsafe_grace_period_fails_at_start_not_every_cycle(local_uri: str) -
             [sys.executable, "-m", "eventlog.cli", *command, "--store", local_uri], capture_output=True, text=True, timeout=120
         )
         assert done.returncode == 1 and "safe minimum of 300 s" in done.stderr, done.stderr
+
+
+def test_a_negative_period_for_serve_names_the_option(local_uri: str) -> None:
+    for option in ("--compact-every", "--gc-grace"):
+        done = subprocess.run(
+            [sys.executable, "-m", "eventlog.cli", "serve", option, "-5", "--store", local_uri], capture_output=True, text=True, timeout=120
+        )
+        assert done.returncode == 1 and f"{option} -5: give a number of seconds, or 0 for never" in done.stderr, done.stderr
