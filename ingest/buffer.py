@@ -37,7 +37,7 @@ import pyarrow as pa
 from eventlog.core.event import DT_UNIT, arrow_schema
 from eventlog.core.identity import Identity
 from eventlog.core.layout import date_of_ns
-from eventlog.core.segment import Segment, encode_table
+from eventlog.core.segment import Segment, encode_table, run_range
 from ingest.columns import numeric, numeric_or_null, string_map, strings
 from ingest.quarantine import Quarantine
 from ingest.slots import Slot, SlotRegistry, SlotTable
@@ -259,6 +259,7 @@ class WriteBuffer:
             first_seq=first.first_seq,
             count=table.num_rows,
             data=encode_table(table),
+            runs=run_range(table.column("run")),
         )
 
     def _scalar_part(self, rows: list[Any], end: int) -> _Part | None:

@@ -140,6 +140,7 @@ def _segment_of(header: FrameHeader, payload: bytes) -> Segment:
         first_seq=header.first_seq,
         count=header.count,
         data=payload,
+        runs=layout.segment_runs(header.path),
         spooled_path=header.path,
     )
 

@@ -1,7 +1,7 @@
 """Where everything lives inside a store root (DESIGN §3): the one module that knows the layout.
 
 ```
-seg/experiment=<name>/date=<YYYY-MM-DD>/<writer>/<seq:020>.parquet   raw segments, one writer each
+seg/experiment=<name>/date=<YYYY-MM-DD>/<writer>/<seq:020>[.runs-<lo>-<hi>].parquet  raw segments
 cmp/experiment=<name>/date=<YYYY-MM-DD>/<version:020>-<uuid>.parquet compacted (via a manifest only)
 _manifest/<version:020>.json                                         compactor commits
 _pins/<id>.json                                                       pinned snapshots gc keeps
@@ -10,6 +10,11 @@ runs/experiment=<name>/job/<job id>                                   job id -> 
 artifacts/<experiment>/<run>/<name>                                   artifact payloads
 ```
 
+A raw segment's name is the sequence number of its first event, then the range of run numbers
+its events belong to (`.runs-3-7`), so that a reader of some runs skips the other runs' segments
+without opening them (one GET each on S3). Segments written before the range was named have only
+the sequence number; they may hold any run.
+
 Experiment names and job ids are percent-encoded in paths (polars and DuckDB decode hive values).
 All paths returned here are relative to the store root and use `/`.
 """
@@ -17,6 +22,7 @@ All paths returned here are relative to the store root and use `/`.
 from __future__ import annotations
 
 import datetime as _dt
+import re
 from urllib.parse import quote, unquote
 
 from eventlog.core.names import validate_writer
@@ -37,8 +43,10 @@ __all__ = [
     "experiment_dir",
     "experiment_of",
     "job_index_path",
+    "parse_segment_name",
     "partition_dir",
     "segment_path",
+    "segment_runs",
 ]
 
 SEGMENTS = "seg"
@@ -48,6 +56,8 @@ PINS = "_pins"
 RUNS = "runs"
 ARTIFACTS = "artifacts"
 _NS_PER_DAY = 86_400 * 10**9
+_RUNS_TAG = ".runs-"
+_SEGMENT_NAME = re.compile(r"([0-9]+)(?:\.runs-([0-9]+)-([0-9]+))?\.parquet")
 _EPOCH = _dt.date(1970, 1, 1)
 
 
@@ -72,14 +82,49 @@ def partition_dir(area: str, experiment: str, date: str) -> str:
     return f"{experiment_dir(area, experiment)}/date={date}"
 
 
-def segment_path(experiment: str, date: str, writer: str, first_seq: int) -> str:
+def segment_path(experiment: str, date: str, writer: str, first_seq: int, runs: tuple[int, int] | None = None) -> str:
     """Path of the raw segment whose first event has sequence number `first_seq`.
+
+    Args:
+        experiment: its experiment.
+        date: its date partition (YYYY-MM-DD).
+        writer: its writer id.
+        first_seq: the sequence number of its first event.
+        runs: the lowest and highest run number of its events, named in the file name (None:
+            not named, the segment may hold any run).
 
     Raises:
         InvalidNameError: `writer` cannot be a directory name (such as `..`).
+        ValueError: `runs` is not two run numbers, the first not above the second.
     """
     validate_writer(writer)
-    return f"{partition_dir(SEGMENTS, experiment, date)}/{writer}/{first_seq:020d}.parquet"
+    suffix = ""
+    if runs is not None:
+        low, high = runs
+        if not 0 <= low <= high:
+            raise ValueError(f"a segment's run range must be two run numbers 0 <= low <= high, got {runs!r}")
+        suffix = f"{_RUNS_TAG}{low}-{high}"
+    return f"{partition_dir(SEGMENTS, experiment, date)}/{writer}/{first_seq:020d}{suffix}.parquet"
+
+
+def parse_segment_name(name: str) -> tuple[int, tuple[int, int] | None] | None:
+    """(first_seq, run range or None) of a raw segment's file name, or None if it is not one."""
+    match = _SEGMENT_NAME.fullmatch(name)
+    if match is None:
+        return None
+    seq, low, high = match.groups()
+    runs = (int(low), int(high)) if low is not None else None
+    if runs is not None and runs[0] > runs[1]:
+        return None
+    return int(seq), runs
+
+
+def segment_runs(path: str) -> tuple[int, int] | None:
+    """The run range a raw segment's name states (None: not stated, or not a raw segment)."""
+    if not path.startswith(f"{SEGMENTS}/"):
+        return None
+    parsed = parse_segment_name(path.rsplit("/", 1)[-1])
+    return parsed[1] if parsed is not None else None
 
 
 def experiment_of(path: str) -> str | None:

@@ -263,14 +263,18 @@ def partition_of(path: str) -> str:
 
 
 def segment_id(path: str) -> tuple[str, str, int] | None:
-    """(partition, writer, first_seq) of a raw segment path, or None if it is not one."""
+    """(partition, writer, first_seq) of a raw segment path, or None if it is not one.
+
+    The run range a name may state is not part of the id: one writer's events from one first
+    sequence number are one segment whatever its name says.
+    """
     parts = path.split("/")
-    if len(parts) != 5 or parts[0] != layout.SEGMENTS or not parts[4].endswith(".parquet"):
+    if len(parts) != 5 or parts[0] != layout.SEGMENTS:
         return None
-    stem = parts[4][: -len(".parquet")]
-    if not stem.isdigit():
+    parsed = layout.parse_segment_name(parts[4])
+    if parsed is None:
         return None
-    return f"{parts[1]}/{parts[2]}", parts[3], int(stem)
+    return f"{parts[1]}/{parts[2]}", parts[3], parsed[0]
 
 
 def manifest_path(version: int) -> str:

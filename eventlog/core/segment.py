@@ -1,8 +1,9 @@
 """Segments: immutable Parquet files of one writer's events for one partition (experiment, date).
 
 A segment is encoded once (`encode_table`) and published under its final name with
-create-if-absent (`publish`). Its name is the sequence number of its first event, so a retry, or a
-recovery from the spool, reuses the same name and can never duplicate it.
+create-if-absent (`publish`). Its name is the sequence number of its first event and the range of
+run numbers of its events (`layout.segment_path`), both fixed by its content, so a retry, or a
+recovery from the spool (which records the path), reuses the same name and can never duplicate it.
 
 Encoding choices (measured in benchmarks/bench_log.py): zstd level 1; `dt`, `seq` and `step`
 delta-encoded (they increase, so deltas pack into a few bits); dictionary encoding for the low-cardinality columns;
@@ -20,7 +21,7 @@ from eventlog.core.event import Event, arrow_schema, dt_array, polars_schema
 from eventlog.core.store import Store
 from eventlog.errors import AlreadyExistsError
 
-__all__ = ["PARQUET_WRITE_OPTIONS", "Segment", "encode_table", "polars_scan_options", "publish", "table_from_events"]
+__all__ = ["PARQUET_WRITE_OPTIONS", "Segment", "encode_table", "polars_scan_options", "publish", "run_range", "table_from_events"]
 
 #: How every eventlog Parquet file is written (raw segments and compacted files alike).
 PARQUET_WRITE_OPTIONS: dict[str, Any] = {
@@ -43,11 +44,12 @@ class Segment:
     first_seq: int
     count: int
     data: bytes
+    runs: tuple[int, int] | None = None  # its lowest and highest run number, named in its path
 
     @property
     def path(self) -> str:
         """Its path relative to the store root."""
-        return layout.segment_path(self.experiment, self.date, self.writer, self.first_seq)
+        return layout.segment_path(self.experiment, self.date, self.writer, self.first_seq, self.runs)
 
 
 #: Tables of fewer rows are written uncompressed: zstd's per-column set-up is ~20 % of encoding a
@@ -71,6 +73,24 @@ def encode_table(table: Any) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, **(PARQUET_WRITE_OPTIONS if table.num_rows >= COMPRESS_FROM_ROWS else _TINY_WRITE_OPTIONS))
     return bytes(sink.getvalue().to_pybytes())
+
+
+def run_range(runs: Any) -> tuple[int, int] | None:
+    """The lowest and highest run number of a segment's `run` column (pyarrow array or ints).
+
+    Returns:
+        (low, high), or None when the column is empty, holds a null or a negative number: such a
+        segment's name states no range, and readers open it whatever runs they want.
+    """
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    column = runs if isinstance(runs, (pa.Array, pa.ChunkedArray)) else pa.array(runs, pa.int64())
+    if len(column) == 0 or column.null_count:
+        return None
+    bounds = pc.min_max(column)
+    low, high = bounds["min"].as_py(), bounds["max"].as_py()
+    return (low, high) if low >= 0 else None
 
 
 def publish(store: Store, segment: Segment) -> bool:

@@ -31,7 +31,18 @@ def test_drain_splits_by_experiment_and_date_and_numbers_events() -> None:
     row = rows_of(segments[2])[0]
     assert (row["run"], row["key"], row["value"], row["step"], row["rank"], row["writer"]) == (7, "acc", 2.0, None, 3, "w1")
     assert dict(row["extra"]) == {"tag": "x"}
-    assert segments[0].path == "seg/experiment=a/date=2025-11-23/w1/" + f"{segments[0].first_seq:020d}.parquet"
+    assert segments[0].path == "seg/experiment=a/date=2025-11-23/w1/" + f"{segments[0].first_seq:020d}.runs-1-1.parquet"
+    assert segments[2].runs == (7, 7)
+
+
+def test_a_segment_names_the_range_of_its_runs() -> None:
+    buf = WriteBuffer(Identity(node="n", userid="u", rank=None, writer="w1"))
+    slots = [buf.slot("a", run, "metric", "loss") for run in (12, 3, 40)]
+    buf.add_metrics([(slot, 1.0, 0, T0) for slot in slots])
+    (segment,) = buf.drain()
+    assert segment.runs == (3, 40)
+    assert segment.path.endswith(f"/w1/{segment.first_seq:020d}.runs-3-40.parquet")
+    assert sorted(set(rows_of(segment)[i]["run"] for i in range(3))) == [3, 12, 40]
 
 
 def test_block_and_generic_rows_expand_in_order_with_their_steps() -> None:

@@ -73,7 +73,7 @@ def test_batch_spanning_writers_and_experiments(collector: CollectorThread, clie
     assert response.json() == {"events": 18, "created": 2}
     names = sorted(f.path for f in collector.store.find("seg"))
     assert names[0].endswith(
-        "experiment=exp/date=" + names[0].split("date=")[1].split("/")[0] + "/a/00000000000000000000.parquet"
+        "experiment=exp/date=" + names[0].split("date=")[1].split("/")[0] + "/a/00000000000000000000.runs-1-1.parquet"
     )
     assert stored_count(collector) == 18
 

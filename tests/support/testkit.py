@@ -63,7 +63,7 @@ def make_segment(experiment: str, writer: str, first_seq: int, events: int, *, r
     schema = arrow_schema()
     table = pa.table([columns[name] for name in schema.names], names=schema.names)
     date = layout.date_of_ns(BASE_NS + first_seq * 1000)
-    return Segment(experiment, date, writer, first_seq, events, encode_table(table))
+    return Segment(experiment, date, writer, first_seq, events, encode_table(table), (run, run) if events else None)
 
 
 def write_segments(
