@@ -10,8 +10,8 @@ forces less). A job that reads longer pins its list (`pin_files`): gc then keeps
 the pin expires or `unpin` removes it.
 
 Pruning is conservative (a file is dropped only when it cannot hold a matching event): by the
-`date=` partition for a time filter, then by the Parquet footer statistics of `run` and `dt`
-(one footer read per remaining file). Rows of other runs or times in a kept file are for the
+`date=` partition for a time filter, by the run range a raw segment's name states, then by the
+Parquet footer statistics of `run` and `dt` (one footer read per remaining file). Rows of other runs or times in a kept file are for the
 reading engine to filter; every row carries `(writer, seq)` to de-duplicate by.
 """
 
@@ -26,6 +26,7 @@ from eventlog.core import layout
 from eventlog.core.pins import MIN_GRACE, read_pin, remove_pin, write_pin
 from eventlog.core.store import FileInfo, Store
 from query.filters import Filter, InvalidFilterError
+from query.run_filter import skip_other_runs
 from query.scan import as_store
 from query.snapshot import take_snapshot
 from query.timefilters import parse_duration, parse_time
@@ -101,6 +102,8 @@ def list_files(
     snapshot = take_snapshot(opened, experiment)
     runs = _runs(run)
     first, last = parse_time(since, name="since"), parse_time(end, name="end")
+    if runs is not None:  # a segment whose name states its runs needs no footer read
+        snapshot = skip_other_runs(snapshot, lambda _: list(runs))
     files = [f for f in snapshot.files if _dates_overlap(f, first, last)]
     if runs is not None or first is not None or last is not None:
         files = [f for f in files if _may_hold(opened, f, runs, first, last)]

@@ -24,7 +24,8 @@ from eventlog.core.event import polars_schema
 from eventlog.core.segment import polars_scan_options
 from eventlog.core.store import FileInfo, Store, open_store
 from query.damage import excluded_paths
-from query.filters import Filter, RunNotFoundError, is_everything, match, match_text, text_matcher
+from query.filters import Filter, is_everything, match, match_text, text_matcher
+from query.run_filter import needs_resolving, resolve_runs, run_predicate, runs_by_experiment, skip_other_runs
 from query.snapshot import Snapshot, take_snapshot
 from query.timefilters import parse_time
 
@@ -212,87 +213,24 @@ def scan_store(store: Store | str | None, experiment: Filter = "*") -> pl.LazyFr
     return scan_snapshot(take_snapshot(as_store(store), experiment))
 
 
-def _negative(value: Any) -> bool:
-    return isinstance(value, int) and not isinstance(value, bool) and value < 0
-
-
-def _needs_runs(run: Any) -> bool:
-    if _negative(run):
-        return True
-    if isinstance(run, slice):
-        return _negative(run.start) or _negative(run.stop)
-    if isinstance(run, (list, tuple, set, frozenset)):
-        return any(_needs_runs(r) for r in run)
-    return False
-
-
-def resolve_runs(run: Any, known: list[int], experiment: str = "") -> Any:
-    """Replace negative run numbers (-1 is the latest) by real ones, given the experiment's runs.
-
-    Args:
-        run: a run filter: an int, a negative int, a list, a slice (`slice(-3, None)`: the three
-            latest runs; bounds are run numbers, the stop exclusive), `*` or a pattern.
-        known: the experiment's run numbers, ascending.
-        experiment: its name, for the error message.
-
-    Returns:
-        The filter with every negative number resolved.
-
-    Raises:
-        RunNotFoundError: a negative number reaches past the first run.
-    """
-    if _negative(run):
-        if len(known) < -run:
-            raise RunNotFoundError(
-                f"run={run} asks for the {-run}th latest run of experiment {experiment!r}, which has "
-                f"{len(known)} run(s); use run='*' to list them"
-            )
-        return known[run]
-    if isinstance(run, slice):
-        start = resolve_runs(run.start, known, experiment) if _negative(run.start) else run.start
-        stop = (resolve_runs(run.stop, known, experiment) if len(known) >= -run.stop else 0) if _negative(run.stop) else run.stop
-        return slice(start, stop, run.step)
-    if isinstance(run, (list, tuple, set, frozenset)):
-        return [resolve_runs(r, known, experiment) for r in run]
-    return run
-
-
 def _runs_of(snapshot: Snapshot, experiment: str) -> list[int]:
     """The experiment's runs: its run claims, else (imported or synthetic data) the runs in its events."""
     known = run_claims.list_runs(snapshot.store, experiment)
     if known:
         return known
     files = [f for f in snapshot.files if _experiment(f.path) == experiment]
-    found = scan_snapshot(replace(snapshot, files=files)).select(pl.col("run").unique()).collect()
-    return sorted(int(r) for r in found["run"].drop_nulls())
+    named = {stated for f in files if (stated := layout.segment_runs(f.path)) is not None and stated[0] == stated[1]}
+    unnamed = [f for f in files if layout.segment_runs(f.path) not in named]  # a segment of one run is not opened
+    found = scan_snapshot(replace(snapshot, files=unnamed)).select(pl.col("run").unique()).collect()
+    return sorted({low for low, _ in named} | {int(r) for r in found["run"].drop_nulls()})
 
 
-def _run_predicate(snapshot: Snapshot, run: Any) -> pl.Expr | None:
-    if not _needs_runs(run):
-        return match("run", run)
+def _resolved_runs(snapshot: Snapshot, run: Any) -> dict[str, Any] | None:
+    """The run filter per experiment of `snapshot` if it counts from the latest run, else None."""
+    if not needs_resolving(run):
+        return None
     names = sorted({_experiment(f.path) for f in snapshot.files})
-    if not names:
-        return pl.lit(False)
-    predicates: list[pl.Expr] = []
-    missing: RunNotFoundError | None = None
-    for name in names:
-        try:
-            resolved = resolve_runs(run, _runs_of(snapshot, name), name)
-        except RunNotFoundError as exc:
-            missing = exc
-            continue
-        one = match("run", resolved)
-        # the experiment stays in the predicate even when only one matched: `tail` applies it to
-        # files that land later, maybe of another experiment the pattern matches
-        this = pl.col("experiment") == name
-        predicates.append(this if one is None else this & one)
-    if not predicates:
-        assert missing is not None
-        raise missing
-    combined = predicates[0]
-    for other in predicates[1:]:
-        combined = combined | other
-    return combined
+    return runs_by_experiment(names, run, lambda name: _runs_of(snapshot, name))
 
 
 def column_predicates(**filters: Filter) -> list[pl.Expr]:
@@ -382,8 +320,13 @@ def scan_sized(
     lower = parse_time(since, name="since")
     upper = parse_time(end, name="end")
     snapshot = select_files(take_snapshot(resolved, experiment), since=lower, end=upper)
+    runs = _resolved_runs(snapshot, filters["run"]) if "run" in filters else None
+    predicates = _predicates(lower, upper, filters, runs)
+    if "run" in filters:
+        wanted = filters["run"]
+        snapshot = skip_other_runs(snapshot, (lambda _: wanted) if runs is None else (lambda name: runs.get(name, [])))
     frame = scan_snapshot(snapshot)
-    for predicate in row_predicates(snapshot, since=lower, end=upper, **filters):
+    for predicate in predicates:
         frame = frame.filter(predicate)
     return frame, row_bytes(snapshot.files)
 
@@ -422,12 +365,20 @@ def row_predicates(
         InvalidFilterError: a regex that does not compile.
         RunNotFoundError: a negative run reaches past the first run of every experiment.
     """
+    runs = _resolved_runs(snapshot, filters["run"]) if "run" in filters else None
+    return _predicates(since, end, filters, runs)
+
+
+def _predicates(
+    since: _dt.datetime | None, end: _dt.datetime | None, filters: dict[str, Filter], runs: dict[str, Any] | None
+) -> list[pl.Expr]:
+    """`row_predicates` with the run filter already resolved per experiment (`runs`, if needed)."""
     predicates: list[pl.Expr | None] = []
     if since is not None:
         predicates.append(pl.col("dt") >= pl.lit(since, dtype=pl.Datetime("ns", "UTC")))
     if end is not None:
         predicates.append(pl.col("dt") <= pl.lit(end, dtype=pl.Datetime("ns", "UTC")))
     if "run" in filters:
-        predicates.append(_run_predicate(snapshot, filters["run"]))
+        predicates.append(run_predicate(filters["run"], runs))
     predicates.extend(column_predicates(**{k: v for k, v in filters.items() if k != "run"}))
     return [p for p in predicates if p is not None]

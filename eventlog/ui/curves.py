@@ -25,8 +25,9 @@ from eventlog.core.store import Store
 from eventlog.errors import InvalidFilterError
 from eventlog.ui.downsample import DownsampleMode, downsample_indices
 from query.filters import Filter, match
+from query.run_filter import skip_other_runs
 from query.scan import scan_snapshot
-from query.snapshot import take_snapshot
+from query.snapshot import Snapshot, take_snapshot
 
 __all__ = ["MAX_SERIES", "MAX_WIDTH", "RunStarts", "XAxis", "curves", "parse_run_ids"]
 
@@ -59,7 +60,7 @@ class RunStarts:
         with self._lock:
             missing = [r for r in runs if r not in self._known]
         if missing:
-            snapshot = take_snapshot(store, sorted({e for e, _ in missing}))
+            snapshot = _of_runs(take_snapshot(store, sorted({e for e, _ in missing})), missing)
             frame = scan_snapshot(snapshot).filter(pl.col("event") == "start", _runs_predicate(missing))
             found = frame.group_by("experiment", "run").agg(pl.col("dt").min()).collect()
             with self._lock:
@@ -67,6 +68,14 @@ class RunStarts:
                     self._known[(experiment, run)] = dt.timestamp()
         with self._lock:
             return {r: self._known[r] for r in runs if r in self._known}
+
+
+def _of_runs(snapshot: Snapshot, runs: list[tuple[str, int]]) -> Snapshot:
+    """The snapshot without the segments whose names say they hold none of `runs`."""
+    by_experiment: dict[str, list[int]] = {}
+    for experiment, run in runs:
+        by_experiment.setdefault(experiment, []).append(run)
+    return skip_other_runs(snapshot, lambda experiment: by_experiment.get(experiment, []))
 
 
 def _runs_predicate(runs: list[tuple[str, int]]) -> pl.Expr:
@@ -161,6 +170,7 @@ def curves(
         raise ValueError("choose at least one run: run=<experiment>:<number>, repeatable")
     snapshot = take_snapshot(store, sorted({e for e, _ in runs}))
     watermark = max((f.mtime for f in snapshot.files), default=None)
+    snapshot = _of_runs(snapshot, runs)
     if since is not None:
         snapshot = replace(snapshot, files=[f for f in snapshot.files if f.mtime >= since])
     predicates = [pl.col("event") == "metric", _runs_predicate(runs)]

@@ -1,7 +1,7 @@
 """Fixtures for query tests: events written straight as segments, with times and ids under control.
 
 `write_events(uri, rows)` groups plain dicts into one segment per (experiment, date, writer) in the
-real store layout, so that the query layer reads them exactly as it reads the logger's files.
+real store layout (named with its run range, as the logger names them), so that the query layer reads them exactly as it reads the logger's files.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ import pytest
 
 from eventlog.core import layout
 from eventlog.core.event import Event
-from eventlog.core.segment import encode_table, table_from_events
+from eventlog.core.segment import encode_table, run_range, table_from_events
 from eventlog.core.store import open_store
 from eventlog.core.values import to_dt_ns
 
@@ -53,7 +53,7 @@ def write_events(uri: str, rows: list[dict[str, Any]]) -> None:
         event = Event(**fields)
         groups[(event.experiment, layout.date_of_ns(event.dt), writer)].append(event)
     for (experiment, date, writer), events in groups.items():
-        path = layout.segment_path(experiment, date, writer, events[0].seq)
+        path = layout.segment_path(experiment, date, writer, events[0].seq, run_range([e.run for e in events]))
         store.create(path, encode_table(table_from_events(events)))
 
 
