@@ -3,21 +3,29 @@
 Seeded data: N runs in one experiment, each one raw segment of 20 metric events written by its own
 writer (`testkit.make_segment`, published with the normal `publish`, 16 threads). Measured:
 
-- local: `runs()` over the N raw segments; the dashboard's fold after one more run landed (its
+- local: `runs()` over the N raw segments, and one run's `data()` over them; the dashboard's fold after one more run landed (its
   `RunsCache` keeps the rows of files it read, so it reads only the new segment); `runs()` after `compact` (covered segments still listed,
   as readers see them until gc), then after gc deleted them (forced with no grace period here:
   the state once the grace period has passed, as `compact --watch --gc-grace` leaves it);
 - S3 (a `moto_server` on 127.0.0.1 in its own process): one run's `data()` over the raw segments,
   then after `compact`, then after gc, with the number of HTTP requests the server logged for
-  each call.
+  each call; with `--rgw-runs N` the same on Ceph's S3 gateway (started with scripts/rgw/start.sh,
+  installed by `make test-integration`), whose listings cost what a real object store's do
+  (moto answers a page of 1,000 keys slowly), without request counts.
 
 Each figure is the median of `--rounds` rounds in this process, with the 1-minute load average
 beside it (the machine is shared).
 
+`--baseline DIR` also times one run's `data()` over the raw segments with the eventlog of another
+checkout (DIR first on PYTHONPATH, in its own process per round, a warm-up call first, rounds
+alternating with this checkout's), for before/after on the same store.
+
     .venv/bin/python benchmarks/bench_many_files.py                              # 10,000 local, 1,000 on S3
     .venv/bin/python benchmarks/bench_many_files.py --runs 1000 --s3-runs 200    # quick
+    .venv/bin/python benchmarks/bench_many_files.py --s3-runs 10000 --baseline /tmp/before
 
-Prints a table and writes benchmarks/results/bench_many_files.json.
+Prints a table and writes benchmarks/results/bench_many_files.json (a part not measured, such as
+`local` with `--runs 0`, keeps its figures from the file).
 """
 
 from __future__ import annotations
@@ -27,6 +35,7 @@ import json
 import os
 import platform
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -79,20 +88,72 @@ def collect(uri: str) -> float:
 
 def timed(call: Callable[[], Any], rounds: int, requests: Callable[[], int] | None = None) -> dict[str, Any]:
     """The median seconds (and requests) of `rounds` calls, with the load average of each round."""
-    seconds, counts, loads = [], [], []
-    for _ in range(rounds):
-        before = requests() if requests else 0
-        started = time.perf_counter()
-        call()
-        seconds.append(time.perf_counter() - started)
-        if requests:
-            time.sleep(0.3)  # the server logs a request after answering it
-            counts.append(requests() - before)
-        loads.append(os.getloadavg()[0])
-    out: dict[str, Any] = {"seconds": statistics.median(seconds), "rounds": seconds, "load": statistics.median(loads)}
+    return summarise([measure(call, requests) for _ in range(rounds)])
+
+
+def measure(call: Callable[[], Any], requests: Callable[[], int] | None = None) -> dict[str, Any]:
+    """One call: its seconds, the requests the server logged for it (if counted) and the load."""
+    before = requests() if requests else 0
+    started = time.perf_counter()
+    call()
+    out: dict[str, Any] = {"seconds": time.perf_counter() - started}
     if requests:
-        out["requests"] = int(statistics.median(counts))
+        time.sleep(0.3)  # the server logs a request after answering it
+        out["requests"] = requests() - before
+    out["load"] = os.getloadavg()[0]
     return out
+
+
+def summarise(measured: list[dict[str, Any]]) -> dict[str, Any]:
+    """The medians of measured rounds (seconds, requests, load) and every round's seconds."""
+    seconds = [m["seconds"] for m in measured]
+    out: dict[str, Any] = {"seconds": statistics.median(seconds), "rounds": seconds, "load": statistics.median(m["load"] for m in measured)}
+    if "requests" in measured[0]:
+        out["requests"] = int(statistics.median(m["requests"] for m in measured))
+    return out
+
+
+def one_run(uri: str, run: int) -> None:
+    """One run's `data()`, checked."""
+    from query import data
+
+    assert data(uri, EXPERIMENT, run=run).height == EVENTS
+
+
+def worker(uri: str, run: int, log: str | None) -> None:
+    """Another checkout's one-run `data()`: a warm-up call, then one measured; prints its JSON."""
+    requests = (lambda: count_requests(Path(log))) if log else None
+    one_run(uri, run)
+    print(json.dumps(measure(lambda: one_run(uri, run), requests)))
+
+
+def count_requests(log: Path) -> int:
+    """The requests a moto server logged so far (answered with a 2xx or 4xx status)."""
+    return sum(1 for line in log.read_text(errors="replace").splitlines() if '" 2' in line or '" 4' in line)
+
+
+def side_by_side(uri: str, run: int, rounds: int, baseline: str | None, log: Path | None = None) -> dict[str, Any]:
+    """One run's `data()` with this checkout (in this process) and, alternating, with `baseline`'s."""
+    requests = (lambda: count_requests(log)) if log else None
+    ours: list[dict[str, Any]] = []
+    theirs: list[dict[str, Any]] = []
+    for _ in range(rounds):
+        ours.append(measure(lambda: one_run(uri, run), requests))
+        if baseline:
+            theirs.append(spawn_worker(uri, run, baseline, log))
+    out = summarise(ours)
+    if baseline:
+        out["baseline"] = summarise(theirs)
+    return out
+
+
+def spawn_worker(uri: str, run: int, baseline: str, log: Path | None) -> dict[str, Any]:
+    """`worker` with `baseline` first on PYTHONPATH, in its own process."""
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join([baseline, *filter(None, [os.environ.get("PYTHONPATH")])]))
+    cmd = [sys.executable, __file__, "--worker", uri, "--worker-run", str(run)] + (["--worker-log", str(log)] if log else [])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 def dashboard_refresh(uri: str, runs: int, rounds: int) -> dict[str, Any]:
@@ -115,8 +176,8 @@ def dashboard_refresh(uri: str, runs: int, rounds: int) -> dict[str, Any]:
     return timed(refresh, rounds)
 
 
-def bench_local(runs: int, rounds: int) -> dict[str, Any]:
-    """runs() over N raw segments, then compacted."""
+def bench_local(runs: int, rounds: int, baseline: str | None) -> dict[str, Any]:
+    """runs() over N raw segments, then compacted; one run's data() over the raw segments."""
     from query import runs as runs_of
 
     with tempfile.TemporaryDirectory(prefix="bench-many-files-") as root:
@@ -125,6 +186,8 @@ def bench_local(runs: int, rounds: int) -> dict[str, Any]:
         check = runs_of(uri, EXPERIMENT)
         assert check.height == runs, check.height
         out["raw"] = timed(lambda: runs_of(uri, EXPERIMENT), rounds)
+        one_run(uri, runs // 2)
+        out["raw_one_run"] = side_by_side(uri, runs // 2, rounds, baseline)
         out["dashboard"] = dashboard_refresh(uri, runs, rounds)
         runs += rounds  # the refreshes added one run each
         out["compact_s"] = compact(uri)
@@ -136,74 +199,103 @@ def bench_local(runs: int, rounds: int) -> dict[str, Any]:
         return out
 
 
-def bench_s3(runs: int, rounds: int) -> dict[str, Any]:
+def bench_s3(runs: int, rounds: int, baseline: str | None) -> dict[str, Any]:
     """One run's data() over N raw segments on moto, then compacted, with request counts."""
     with tempfile.TemporaryDirectory(prefix="bench-many-files-s3-") as tmp:
         log = Path(tmp) / "moto.log"
         proc, endpoint = start_moto(log)
         try:
-            os.environ.update(
-                AWS_ACCESS_KEY_ID="testing",
-                AWS_SECRET_ACCESS_KEY="testing",
-                AWS_DEFAULT_REGION="us-east-1",
-                AWS_ENDPOINT_URL=endpoint,
-            )
-            import boto3
-
-            from query import data
-
-            bucket = f"bench-{uuid.uuid4().hex[:8]}"
-            boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
-            uri = f"s3://{bucket}/store"
-
-            def requests() -> int:
-                return sum(1 for line in log.read_text(errors="replace").splitlines() if '" 2' in line or '" 4' in line)
-
-            out: dict[str, Any] = {"runs": runs, "generate_s": generate(uri, runs)}
-            one = runs // 2
-            assert data(uri, EXPERIMENT, run=one).height == EVENTS
-            out["raw"] = timed(lambda: data(uri, EXPERIMENT, run=one), rounds, requests)
-            out["compact_s"] = compact(uri)
-            assert data(uri, EXPERIMENT, run=one).height == EVENTS
-            out["compacted"] = timed(lambda: data(uri, EXPERIMENT, run=one), rounds, requests)
-            out["gc_s"] = collect(uri)
-            assert data(uri, EXPERIMENT, run=one).height == EVENTS
-            out["collected"] = timed(lambda: data(uri, EXPERIMENT, run=one), rounds, requests)
-            return out
+            return s3_phases(endpoint, ("testing", "testing"), runs, rounds, baseline, log)
         finally:
             proc.terminate()
             proc.wait()
 
 
+def bench_rgw(runs: int, rounds: int, baseline: str | None) -> dict[str, Any]:
+    """The same on Ceph's S3 gateway (scripts/rgw/start.sh; `make test-integration` installs it), without request counts."""
+    repo = Path(__file__).resolve().parents[1]
+    base = tempfile.mkdtemp(prefix="bench-many-files-rgw-")
+    env = dict(os.environ, RGW_BASE=base)
+    subprocess.run(["bash", str(repo / "scripts/rgw/start.sh")], check=True, env=env, stdout=subprocess.DEVNULL)
+    try:
+        settings = dict(line.split("=", 1) for line in (Path(base) / "env").read_text().split())
+        return s3_phases(settings["RGW_ENDPOINT"], (settings["RGW_ACCESS_KEY"], settings["RGW_SECRET_KEY"]), runs, rounds, baseline)
+    finally:
+        subprocess.run(["bash", str(repo / "scripts/rgw/stop.sh")], check=False, env=env, stdout=subprocess.DEVNULL)
+
+
+def s3_phases(endpoint: str, keys: tuple[str, str], runs: int, rounds: int, baseline: str | None, log: Path | None = None) -> dict[str, Any]:
+    """One run's data() over N raw segments on an S3 server, then compacted, then after gc (with
+    the requests the server logged when `log` is its request log)."""
+    os.environ.update(AWS_ACCESS_KEY_ID=keys[0], AWS_SECRET_ACCESS_KEY=keys[1], AWS_DEFAULT_REGION="us-east-1", AWS_ENDPOINT_URL=endpoint)
+    import boto3
+
+    from query import data
+
+    bucket = f"bench-{uuid.uuid4().hex[:8]}"
+    boto3.client("s3", endpoint_url=endpoint).create_bucket(Bucket=bucket)
+    uri = f"s3://{bucket}/store"
+    requests = (lambda: count_requests(log)) if log else None
+    out: dict[str, Any] = {"runs": runs, "generate_s": generate(uri, runs)}
+    one = runs // 2
+    assert data(uri, EXPERIMENT, run=one).height == EVENTS
+    out["raw"] = side_by_side(uri, one, rounds, baseline, log)
+    out["compact_s"] = compact(uri)
+    assert data(uri, EXPERIMENT, run=one).height == EVENTS
+    out["compacted"] = timed(lambda: data(uri, EXPERIMENT, run=one), rounds, requests)
+    out["gc_s"] = collect(uri)
+    assert data(uri, EXPERIMENT, run=one).height == EVENTS
+    out["collected"] = timed(lambda: data(uri, EXPERIMENT, run=one), rounds, requests)
+    return out
+
+
 def print_table(results: dict[str, Any]) -> None:
     """One line per figure: what, N, median seconds, requests, load."""
-    print(f"{'measure':<34} {'N':>7} {'median s':>9} {'requests':>9} {'load':>5}")
-    for label, key, what in (("local", "local", "runs()"), ("s3", "s3", "data() one run")):
+    print(f"{'measure':<44} {'N':>7} {'median s':>9} {'requests':>9} {'load':>5}")
+    for label, key, what in (("local", "local", "runs()"), ("s3", "s3", "data() one run"), ("rgw", "rgw", "data() one run")):
         part = results.get(key)
         if not part:
             continue
-        for phase in ("raw", "dashboard", "compacted", "collected"):
+        for phase in ("raw", "raw_one_run", "dashboard", "compacted", "collected"):
             if phase not in part:
                 continue
             row = part[phase]
-            print(
-                f"{label + ' ' + what + ' ' + phase:<34} {part['runs']:>7,} {row['seconds']:>9.3f} {row.get('requests', ''):>9} {row['load']:>5.2f}"
-            )
+            name = label + " " + ("data() one run" if phase == "raw_one_run" else what) + " " + phase
+            for suffix, figures in (("", row), (" @baseline", row.get("baseline"))):
+                if figures:
+                    print(
+                        f"{name + suffix:<44} {part['runs']:>7,} {figures['seconds']:>9.3f} {figures.get('requests', ''):>9} {figures['load']:>5.2f}"
+                    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--runs", type=int, default=10_000, help="runs (one segment each) for runs() locally")
+    parser.add_argument("--runs", type=int, default=10_000, help="runs (one segment each) for runs() locally (0: skip)")
     parser.add_argument("--s3-runs", type=int, default=1_000, help="runs (one segment each) on moto S3 (0: skip)")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--rgw-runs", type=int, default=0, help="runs (one segment each) on Ceph RGW, started here (0: skip)")
+    parser.add_argument("--baseline", help="another checkout whose one-run data() also runs (before/after)")
+    parser.add_argument("--worker", help=argparse.SUPPRESS)  # a store URI: run `worker` on it
+    parser.add_argument("--worker-run", type=int, help=argparse.SUPPRESS)
+    parser.add_argument("--worker-log", help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.worker:
+        worker(args.worker, args.worker_run, args.worker_log)
+        return
     results: dict[str, Any] = {"machine": platform.platform(), "cpus": os.cpu_count(), "events_per_run": EVENTS}
-    results["local"] = bench_local(args.runs, args.rounds)
+    if args.baseline:  # the commit it holds, as tables name it
+        results["baseline"] = subprocess.run(["git", "-C", args.baseline, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or args.baseline
+    if args.runs:
+        results["local"] = bench_local(args.runs, args.rounds, args.baseline)
     if args.s3_runs:
-        results["s3"] = bench_s3(args.s3_runs, args.rounds)
+        results["s3"] = bench_s3(args.s3_runs, args.rounds, args.baseline)
+    if args.rgw_runs:
+        results["rgw"] = bench_rgw(args.rgw_runs, args.rounds, args.baseline)
     print_table(results)
     RESULTS.mkdir(exist_ok=True)
-    (RESULTS / "bench_many_files.json").write_text(json.dumps(results, indent=2))
+    path = RESULTS / "bench_many_files.json"
+    kept = json.loads(path.read_text()) if path.exists() else {}  # the parts not measured this time (`--runs 0`, ...)
+    path.write_text(json.dumps(kept | results, indent=2))
 
 
 if __name__ == "__main__":

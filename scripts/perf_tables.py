@@ -147,22 +147,24 @@ def many_files(results: Results) -> str:
     """bench_many_files.json: reads over raw, compacted and collected one-segment runs."""
     data = results("bench_many_files")
     rows = []
-    for key, what in (("local", "local `runs()`"), ("s3", "moto S3, one run's `data()`")):
+    for key, what in (("local", "local `runs()`"), ("s3", "moto S3, one run's `data()`"), ("rgw", "Ceph RGW, one run's `data()`")):
         part = data.get(key)
         if not part:
             continue
         phases = (
-            ("raw", "raw segments"),
-            ("dashboard", "raw segments, the dashboard's fold after one more run landed"),
-            ("compacted", "compacted"),
-            ("collected", "compacted, then gc"),
+            ("raw", what, "raw segments"),
+            ("raw_one_run", "local, one run's `data()`", "raw segments"),
+            ("dashboard", what, "raw segments, the dashboard's fold after one more run landed"),
+            ("compacted", what, "compacted"),
+            ("collected", what, "compacted, then gc"),
         )
-        for phase, label in phases:
-            if phase in part:
-                row = part[phase]
-                rows.append(
-                    [what, label, f"{part['runs']:,}", f"{row['seconds']:.3f} s", str(row.get("requests", "")), load(row["load"])]
-                )
+        for phase, read, label in phases:
+            row = part.get(phase)
+            for suffix, figures in (("", row), (f" (before: {data.get('baseline', 'baseline')})", (row or {}).get("baseline"))):
+                if figures:
+                    rows.append(
+                        [read, label + suffix, f"{part['runs']:,}", f"{figures['seconds']:.3f} s", str(figures.get("requests", "")), load(figures["load"])]
+                    )
     return table(["read", "files", "segments", "median", "requests", "load"], rows, right=2)
 
 
@@ -234,7 +236,9 @@ def overview(results: Results) -> str:
     big = results("bench_query_100000000")
     compact = results("bench_compact")["results"][0]
     ingest = max((r for r in results("bench_ingest")["rows"] if r["contender"] == "collector"), key=lambda r: r["events_per_s"])
-    files = results("bench_many_files")["local"]
+    many_files = results("bench_many_files")
+    files = many_files["local"]
+    s3_raw = many_files.get("s3", {}).get("raw")
     rows = [
         [
             "[write path](#write-path)",
@@ -253,7 +257,8 @@ def overview(results: Results) -> str:
             "[many small files](#many-small-files)",
             f"`runs()` of {files['runs']:,} one-segment runs: {files['raw']['seconds']:.2f} s raw, "
             f"{files['compacted']['seconds']:.2f} s compacted"
-            + (f", {files['collected']['seconds']:.2f} s after gc" if "collected" in files else ""),
+            + (f", {files['collected']['seconds']:.2f} s after gc" if "collected" in files else "")
+            + (f"; one run's `data()` on S3 over the raw segments: {s3_raw['requests']:,} requests" if s3_raw and "requests" in s3_raw else ""),
             "`.venv/bin/python benchmarks/bench_many_files.py`",
         ],
         [
