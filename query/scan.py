@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import datetime as _dt
 import io
-from dataclasses import replace
+from collections.abc import Callable
+from dataclasses import dataclass, replace
 from functools import cache
 from typing import Any
 
@@ -33,6 +34,7 @@ __all__ = [
     "FILE_OVERHEAD_BYTES",
     "HIVE_SCHEMA",
     "SMALL_SCAN_BYTES",
+    "RowFilter",
     "as_store",
     "column_predicates",
     "columns",
@@ -40,7 +42,7 @@ __all__ = [
     "file_schema",
     "resolve_runs",
     "row_bytes",
-    "row_predicates",
+    "row_filter",
     "scan",
     "scan_sized",
     "scan_snapshot",
@@ -320,13 +322,10 @@ def scan_sized(
     lower = parse_time(since, name="since")
     upper = parse_time(end, name="end")
     snapshot = select_files(take_snapshot(resolved, experiment), since=lower, end=upper)
-    runs = _resolved_runs(snapshot, filters["run"]) if "run" in filters else None
-    predicates = _predicates(lower, upper, filters, runs)
-    if "run" in filters:
-        wanted = filters["run"]
-        snapshot = skip_other_runs(snapshot, (lambda _: wanted) if runs is None else (lambda name: runs.get(name, [])))
+    rows = row_filter(snapshot, since=lower, end=upper, **filters)
+    snapshot = rows.files(snapshot)
     frame = scan_snapshot(snapshot)
-    for predicate in predicates:
+    for predicate in rows.predicates:
         frame = frame.filter(predicate)
     return frame, row_bytes(snapshot.files)
 
@@ -343,14 +342,30 @@ def row_bytes(files: list[FileInfo]) -> int:
     return sum(max(f.size - FILE_OVERHEAD_BYTES, 0) for f in files)
 
 
-def row_predicates(
-    snapshot: Snapshot, *, since: _dt.datetime | None = None, end: _dt.datetime | None = None, **filters: Filter
-) -> list[pl.Expr]:
-    """The row filters of a scan over `snapshot`, as predicates that need no store any more.
+@dataclass(frozen=True)
+class RowFilter:
+    """The row filters of a scan, resolved once: predicates for the rows, and the runs for the files.
+
+    Attributes:
+        predicates: all of which a row must pass; they need no store any more.
+        runs: each experiment's run filter with negative numbers resolved (None: no run filter),
+            for `skip_other_runs`.
+    """
+
+    predicates: list[pl.Expr]
+    runs: Callable[[str], Any] | None = None
+
+    def files(self, snapshot: Snapshot) -> Snapshot:
+        """`snapshot` without the raw segments whose names say they hold none of the wanted runs."""
+        return snapshot if self.runs is None else skip_other_runs(snapshot, self.runs)
+
+
+def row_filter(snapshot: Snapshot, *, since: _dt.datetime | None = None, end: _dt.datetime | None = None, **filters: Filter) -> RowFilter:
+    """The row filters of a scan over `snapshot`.
 
     The experiment filter is not among them: it is exact at the file level (`take_snapshot`).
-    Negative runs are resolved now, against each experiment of `snapshot`, so the predicates can
-    be applied later to any frame of events (`query.tail` applies them to every new file).
+    Negative runs are resolved now, against each experiment of `snapshot`, so the filter can be
+    applied later to any files and frame of events (`query.tail` applies it to every new file).
 
     Args:
         snapshot: the pruned snapshot the filters apply to (its experiments resolve negative runs).
@@ -359,20 +374,24 @@ def row_predicates(
         **filters: column filters, as for `scan()`.
 
     Returns:
-        The predicates, all of which a row must pass.
+        The `RowFilter`.
 
     Raises:
         InvalidFilterError: a regex that does not compile.
         RunNotFoundError: a negative run reaches past the first run of every experiment.
     """
-    runs = _resolved_runs(snapshot, filters["run"]) if "run" in filters else None
-    return _predicates(since, end, filters, runs)
+    if "run" not in filters:
+        return RowFilter(_predicates(since, end, filters, None))
+    run = filters["run"]
+    resolved = _resolved_runs(snapshot, run)
+    wanted: Callable[[str], Any] = (lambda _: run) if resolved is None else (lambda name: resolved.get(name, []))
+    return RowFilter(_predicates(since, end, filters, resolved), wanted)
 
 
 def _predicates(
     since: _dt.datetime | None, end: _dt.datetime | None, filters: dict[str, Filter], runs: dict[str, Any] | None
 ) -> list[pl.Expr]:
-    """`row_predicates` with the run filter already resolved per experiment (`runs`, if needed)."""
+    """The row predicates, with the run filter already resolved per experiment (`runs`, if needed)."""
     predicates: list[pl.Expr | None] = []
     if since is not None:
         predicates.append(pl.col("dt") >= pl.lit(since, dtype=pl.Datetime("ns", "UTC")))

@@ -17,7 +17,7 @@ import polars as pl
 from eventlog.core.store import Store
 from query.data import DATA_COLUMNS, expand_extras
 from query.filters import Filter
-from query.scan import as_store, row_predicates, scan_snapshot, select_files
+from query.scan import as_store, row_filter, scan_snapshot, select_files
 from query.snapshot import Snapshot, take_snapshot
 from query.timefilters import parse_time
 
@@ -50,7 +50,7 @@ class Follower:
         self._since = parse_time(since, name="since")
         self._end = parse_time(end, name="end")
         first = self._snapshot()
-        self._predicates = row_predicates(first, since=self._since, end=self._end, **filters)
+        self._rows = row_filter(first, since=self._since, end=self._end, **filters)
         # the first read (history) uses the snapshot the filters were resolved on: no second listing
         self._pending: Snapshot | None = first
         self._seen: set[str] = set()
@@ -62,10 +62,12 @@ class Follower:
     def _new_events(self) -> pl.DataFrame:
         snapshot, self._pending = self._pending or self._snapshot(), None
         fresh = [f for f in snapshot.files if f.path not in self._seen]
-        if not fresh:
+        wanted = self._rows.files(Snapshot(store=self.store, files=fresh))  # not other runs' segments
+        if not wanted.files:
+            self._seen.update(f.path for f in fresh)
             return pl.DataFrame()
-        frame = scan_snapshot(Snapshot(store=self.store, files=fresh))
-        for predicate in self._predicates:
+        frame = scan_snapshot(wanted)
+        for predicate in self._rows.predicates:
             frame = frame.filter(predicate)
         collected = frame.collect()
         self._seen.update(f.path for f in fresh)

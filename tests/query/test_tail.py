@@ -17,6 +17,7 @@ import query
 from query.filters import RunNotFoundError
 from query.snapshot import Snapshot, take_snapshot
 from query.tail import Follower, follow, format_event
+from testkit import record_calls
 
 from .conftest import T0, Writer
 
@@ -246,3 +247,15 @@ def test_cli_tail_filters_on_extras_and_since(local_uri: str) -> None:
     assert future.stdout == ""
     bad = subprocess.run([*base, "--where", "tag"], capture_output=True, text=True, timeout=120)
     assert bad.returncode != 0 and "write EXTRA=VALUE" in bad.stderr
+
+
+def test_a_follower_of_one_run_opens_no_other_runs_segments(memory_uri: str, write: Writer, monkeypatch: pytest.MonkeyPatch) -> None:
+    write(memory_uri, [{"experiment": "live", "run": 1, "step": 0, "value": 1.0, "writer": "first"}])
+    follower = Follower(memory_uri, "live", run=2)
+    assert follower.history(last=10).height == 0
+    write(memory_uri, [{"experiment": "live", "run": run, "step": 1, "value": 2.0, "writer": f"w{run}"} for run in (2, 3, 4)])
+    read = record_calls(monkeypatch, "read", follower.store)
+    assert follower.poll().select("run", "step").rows() == [(2, 1)]
+    assert read == [p for p in read if p.endswith(".runs-2-2.parquet")] and len(read) == 1
+    assert follower.poll().height == 0  # the other runs' segments count as seen: never opened later either
+    assert len(read) == 1
