@@ -17,10 +17,11 @@ from eventlog.core.store import Store
 from eventlog.errors import InvalidFilterError
 from query.data import extra_keys
 from query.filters import Filter, match, match_text, without_fixed_column
-from query.scan import SMALL_SCAN_BYTES, scan_sized
+from query.scan import SMALL_SCAN_BYTES, row_bytes, scan_sized, scan_snapshot
+from query.snapshot import Snapshot
 from query.timefilters import seconds_between
 
-__all__ = ["CRASH_AFTER_SECONDS", "EVENT_FILTERS", "FOLD_COLUMNS", "RUN_COLUMNS", "filter_runs", "fold_runs", "last_values", "read_events", "runs"]
+__all__ = ["CRASH_AFTER_SECONDS", "EVENT_FILTERS", "FOLD_COLUMNS", "RUN_COLUMNS", "filter_runs", "fold_runs", "last_values", "read_events", "runs", "snapshot_runs"]
 
 #: A run without `stop` whose newest event is older than this is `crashed` (3 missed heartbeats).
 CRASH_AFTER_SECONDS = 90.0
@@ -209,6 +210,26 @@ def read_events(store: Store | str | None, experiment: Filter = "*", **filters: 
         InvalidFilterError: a malformed filter (see `query.scan`).
     """
     frame, size = scan_sized(store, experiment, **filters)
+    return _held(frame, size)
+
+
+def snapshot_runs(store: Store, experiment: Filter = "*", *, snapshot: Snapshot, now: _dt.datetime | None = None) -> pl.DataFrame:
+    """`runs()` of a snapshot already taken, with no filter: no second listing of the store.
+
+    Args:
+        store: the snapshot's store (with `experiment`, what `query.damage.damage_aware` names).
+        experiment: the experiment filter the snapshot was taken with.
+        snapshot: the files to read.
+        now: the time to judge `running` against (default: now).
+
+    Returns:
+        The runs table, as `runs()` returns it.
+    """
+    return fold_runs(_held(scan_snapshot(snapshot), row_bytes(snapshot.files)), now=now)
+
+
+def _held(frame: pl.LazyFrame, size: int) -> pl.LazyFrame:
+    """The fold's columns of `frame`, read once into memory when its files hold under `SMALL_SCAN_BYTES` of rows."""
     frame = frame.select(FOLD_COLUMNS)  # not writer, rank, date: less to decode and to hold
     if size < SMALL_SCAN_BYTES:  # small data: read the files once, fold in memory
         return frame.collect(engine="streaming").lazy()

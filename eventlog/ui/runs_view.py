@@ -21,13 +21,13 @@ from typing import Any
 
 import polars as pl
 
-import query
 from eventlog.core.store import Store
 from eventlog.errors import InvalidFilterError
 from eventlog.ui.encode import frame_payload
 from eventlog.ui.runs_filter import filter_table
+from query.damage import damage_aware
 from query.file_rows import FileRowsCache
-from query.runs import FOLD_COLUMNS, fold_runs
+from query.runs import FOLD_COLUMNS, fold_runs, snapshot_runs
 from query.snapshot import Snapshot, take_snapshot
 
 __all__ = ["MAX_PAGE", "RUNNING_TTL", "RunsCache", "TableEntry", "runs_page"]
@@ -106,7 +106,8 @@ class RunsCache:
             if fresh and entry is not None and (now - entry.made < RUNNING_TTL or not _has_running(entry.table)):
                 return entry
             rows = self._row_cache(experiment).rows(snapshot)
-            table = query.runs(self.store, experiment) if rows is None else fold_runs(rows.lazy())
+            # a store too big to keep the rows of is folded from the same snapshot, not listed again
+            table = _snapshot_runs(self.store, experiment, snapshot=snapshot) if rows is None else fold_runs(rows.lazy())
             self.folds += 1
             entry = TableEntry(table=table, fingerprint=fingerprint, made=now)
             with self._guard:
@@ -125,6 +126,10 @@ class RunsCache:
             cache = self._rows.get(experiment) or FileRowsCache(FOLD_COLUMNS, max_bytes=_ROW_CACHE_BYTES)
             _keep_recent(self._rows, experiment, cache, _ROW_CACHES)
             return cache
+
+
+#: The runs of a snapshot, naming damaged files as `query.runs` does.
+_snapshot_runs = damage_aware(snapshot_runs)
 
 
 def _keep_recent(kept: dict[str, Any], key: str, value: Any, limit: int) -> None:
