@@ -19,7 +19,15 @@ from eventlog.core import layout
 from query.filters import RunNotFoundError, is_everything, is_pattern, match
 from query.snapshot import Snapshot
 
-__all__ = ["may_hold_runs", "needs_resolving", "resolve_runs", "run_predicate", "runs_by_experiment", "skip_other_runs"]
+__all__ = [
+    "may_hold_runs",
+    "needs_resolving",
+    "resolve_runs",
+    "run_predicate",
+    "runs_by_experiment",
+    "runs_predicate",
+    "skip_other_runs",
+]
 
 
 def _negative(value: Any) -> bool:
@@ -106,10 +114,20 @@ def run_predicate(run: Any, resolved: dict[str, Any] | None) -> pl.Expr | None:
     Returns:
         The predicate, or None when every run is wanted.
     """
-    if resolved is None:
-        return match("run", run)
+    return match("run", run) if resolved is None else runs_predicate(resolved)
+
+
+def runs_predicate(by_experiment: dict[str, Any]) -> pl.Expr:
+    """The row predicate of a run filter per experiment: rows of other experiments do not match.
+
+    Args:
+        by_experiment: experiment -> its run filter (no negative numbers).
+
+    Returns:
+        The predicate (matching nothing when `by_experiment` is empty).
+    """
     predicate: pl.Expr = pl.lit(False)
-    for name, filter_ in resolved.items():
+    for name, filter_ in by_experiment.items():
         one = match("run", filter_)
         # the experiment stays in the predicate even when only one matched: `tail` applies it to
         # files that land later, maybe of another experiment the pattern matches

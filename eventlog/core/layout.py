@@ -57,7 +57,7 @@ RUNS = "runs"
 ARTIFACTS = "artifacts"
 _NS_PER_DAY = 86_400 * 10**9
 _RUNS_TAG = ".runs-"
-_SEGMENT_NAME = re.compile(r"([0-9]+)(?:\.runs-([0-9]+)-([0-9]+))?\.parquet")
+_SEGMENT_NAME = re.compile(rf"([0-9]+)(?:{re.escape(_RUNS_TAG)}([0-9]+)-([0-9]+))?\.parquet")
 _EPOCH = _dt.date(1970, 1, 1)
 
 

@@ -25,7 +25,7 @@ from eventlog.core.store import Store
 from eventlog.errors import InvalidFilterError
 from eventlog.ui.downsample import DownsampleMode, downsample_indices
 from query.filters import Filter, match
-from query.run_filter import skip_other_runs
+from query.run_filter import runs_predicate, skip_other_runs
 from query.scan import scan_snapshot
 from query.snapshot import Snapshot, take_snapshot
 
@@ -60,8 +60,8 @@ class RunStarts:
         with self._lock:
             missing = [r for r in runs if r not in self._known]
         if missing:
-            snapshot = _of_runs(take_snapshot(store, sorted({e for e, _ in missing})), missing)
-            frame = scan_snapshot(snapshot).filter(pl.col("event") == "start", _runs_predicate(missing))
+            snapshot, of_runs = _of_runs(take_snapshot(store, sorted({e for e, _ in missing})), missing)
+            frame = scan_snapshot(snapshot).filter(pl.col("event") == "start", of_runs)
             found = frame.group_by("experiment", "run").agg(pl.col("dt").min()).collect()
             with self._lock:
                 for experiment, run, dt in found.iter_rows():
@@ -70,22 +70,18 @@ class RunStarts:
             return {r: self._known[r] for r in runs if r in self._known}
 
 
-def _of_runs(snapshot: Snapshot, runs: list[tuple[str, int]]) -> Snapshot:
-    """The snapshot without the segments whose names say they hold none of `runs`."""
+def _by_experiment(runs: list[tuple[str, int]]) -> dict[str, list[int]]:
+    """(experiment, run) pairs as experiment -> its run numbers."""
     by_experiment: dict[str, list[int]] = {}
     for experiment, run in runs:
         by_experiment.setdefault(experiment, []).append(run)
-    return skip_other_runs(snapshot, lambda experiment: by_experiment.get(experiment, []))
+    return by_experiment
 
 
-def _runs_predicate(runs: list[tuple[str, int]]) -> pl.Expr:
-    by_experiment: dict[str, list[int]] = {}
-    for experiment, run in runs:
-        by_experiment.setdefault(experiment, []).append(run)
-    predicate = pl.lit(False)
-    for experiment, numbers in by_experiment.items():
-        predicate = predicate | ((pl.col("experiment") == experiment) & pl.col("run").is_in(numbers))
-    return predicate
+def _of_runs(snapshot: Snapshot, runs: list[tuple[str, int]]) -> tuple[Snapshot, pl.Expr]:
+    """The snapshot without the segments whose names say they hold none of `runs`, and the predicate of their rows."""
+    by_experiment = _by_experiment(runs)
+    return skip_other_runs(snapshot, lambda experiment: by_experiment.get(experiment, [])), runs_predicate(by_experiment)
 
 
 def _round(values: np.ndarray, digits: int) -> list[float | None]:
@@ -170,10 +166,10 @@ def curves(
         raise ValueError("choose at least one run: run=<experiment>:<number>, repeatable")
     snapshot = take_snapshot(store, sorted({e for e, _ in runs}))
     watermark = max((f.mtime for f in snapshot.files), default=None)
-    snapshot = _of_runs(snapshot, runs)
+    snapshot, of_runs = _of_runs(snapshot, runs)
     if since is not None:
         snapshot = replace(snapshot, files=[f for f in snapshot.files if f.mtime >= since])
-    predicates = [pl.col("event") == "metric", _runs_predicate(runs)]
+    predicates = [pl.col("event") == "metric", of_runs]
     by_key = match("key", key)
     if by_key is not None:
         predicates.append(by_key)

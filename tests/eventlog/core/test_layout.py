@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pyarrow as pa
 import pytest
 
 from eventlog.core import layout, manifest
 from eventlog.core.manifest import Manifest, covered_set
+from eventlog.core.segment import run_range
 
 
 def test_a_segment_path_names_its_first_seq_and_its_run_range() -> None:
@@ -51,3 +53,11 @@ def test_the_run_range_is_not_part_of_a_segments_id() -> None:
     covered = covered_set(Manifest().evolve(add_covered=[manifest.segment_id(legacy)]))  # type: ignore[list-item]
     assert named in covered
     assert layout.segment_path("a", "2026-12-04", "w1", 10, (1, 2)) not in covered
+
+
+@pytest.mark.parametrize(
+    ("runs", "expected"),
+    [([4, 2, 9], (2, 9)), ([7], (7, 7)), ([], None), ([None, 3], None), ([-1, 3], None), (pa.array([0, 0]), (0, 0))],
+)
+def test_a_segments_run_range_comes_from_its_run_column(runs: object, expected: object) -> None:
+    assert run_range(runs) == expected
