@@ -4,6 +4,7 @@ from __future__ import annotations
 
 __all__ = [
     "EVENTLOG_COMPACT_EVERY",
+    "EVENTLOG_FLUSH_ON_STOP",
     "EVENTLOG_ON_DAMAGED",
     "EVENTLOG_RUN_ID",
     "EVENTLOG_SPOOL_DIR",
@@ -23,6 +24,8 @@ EVENTLOG_TRACK_PREFIX = "EVENTLOG_TRACK_"
 EVENTLOG_ON_DAMAGED = "EVENTLOG_ON_DAMAGED"
 #: Seconds: a logger opened without `compact_every` compacts the experiments it writes this often.
 EVENTLOG_COMPACT_EVERY = "EVENTLOG_COMPACT_EVERY"
+#: `0`/`false`: a logger opened without `flush_on_stop` leaves stopped runs to its periodic flush.
+EVENTLOG_FLUSH_ON_STOP = "EVENTLOG_FLUSH_ON_STOP"
 
 #: Job ids shared by all ranks of one distributed job, in order of preference.
 JOB_ID_VARIABLES = (

@@ -61,9 +61,9 @@ class Log:
         on_full: `block` (default) or `drop` when the buffer is full.
         close_timeout: seconds `close()` (and exit, and SIGTERM) waits for the final flush.
         durability: `memory`, `spool` (default) or `sync`: what a crash can lose (see `FlushPolicy`).
-        flush_on_stop: `exp.stop()` flushes (default True). False, for sweeps of many short runs:
-            a stopped run reaches the store with the next periodic flush (see `FlushPolicy`); the
-            log's own reads (`exp.runs()`, `exp.data()`, ...) flush first.
+        flush_on_stop: `exp.stop()` flushes (None: $EVENTLOG_FLUSH_ON_STOP, else True). False,
+            for sweeps of many short runs: a stopped run reaches the store with the next periodic
+            flush (see `FlushPolicy`); the log's own reads (`exp.runs()`, `exp.data()`, ...) flush first.
         recover: publish dead writers' leftover spools of this store at open (default True).
         storage_options: passed to fsspec (e.g. `{"key": ..., "secret": ...}` for S3).
         token: the collector's bearer token for an `http(s)://` uri ($EVENTLOG_TOKEN when None).
@@ -76,7 +76,7 @@ class Log:
     Raises:
         StoreUnavailableError: the store cannot be reached (missing bucket, no credentials).
         ValueError: `compact_every` (or $EVENTLOG_COMPACT_EVERY) is not a positive number of
-            seconds, or is given for a collector URI.
+            seconds, or is given for a collector URI; $EVENTLOG_FLUSH_ON_STOP is not a yes or no.
     """
 
     def __init__(
@@ -89,7 +89,7 @@ class Log:
         on_full: Literal["block", "drop"] = "block",
         close_timeout: float = 30.0,
         durability: Literal["memory", "spool", "sync"] = "spool",
-        flush_on_stop: bool = True,
+        flush_on_stop: bool | None = None,
         storage_options: dict[str, Any] | None = None,
         token: str | None = None,
         recover: bool = True,
@@ -107,7 +107,7 @@ class Log:
             on_full=on_full,
             close_timeout=close_timeout,
             durability=durability,
-            flush_on_stop=flush_on_stop,
+            flush_on_stop=_flushes_on_stop(flush_on_stop),
         )
         self.remote: RemoteClient | None = None
         self._quarantine_reported = 0
@@ -370,7 +370,7 @@ def open(  # shadows the builtin: the contract's name (DESIGN §10)
     on_full: Literal["block", "drop"] = "block",
     close_timeout: float = 30.0,
     durability: Literal["memory", "spool", "sync"] = "spool",
-    flush_on_stop: bool = True,
+    flush_on_stop: bool | None = None,
     storage_options: dict[str, Any] | None = None,
     token: str | None = None,
     recover: bool = True,
@@ -428,6 +428,29 @@ def _compaction_period(compact_every: float | None, *, remote: bool) -> float | 
     if not seconds > 0:
         raise ValueError(f"${env.EVENTLOG_COMPACT_EVERY}={raw!r}: expected a positive number of seconds (or unset it)")
     return seconds
+
+
+_YES = ("1", "true", "yes", "on")
+_NO = ("0", "false", "no", "off")
+
+
+def _flushes_on_stop(flush_on_stop: bool | None) -> bool:
+    """Whether `exp.stop()` flushes: the argument, else $EVENTLOG_FLUSH_ON_STOP, else True.
+
+    Raises:
+        ValueError: the variable is set to something other than a yes or a no.
+    """
+    if flush_on_stop is not None:
+        return flush_on_stop  # FlushPolicy checks that it is a bool
+    raw = os.environ.get(env.EVENTLOG_FLUSH_ON_STOP, "").strip()
+    if not raw or raw.lower() in _YES:
+        return True
+    if raw.lower() in _NO:
+        return False
+    raise ValueError(
+        f"${env.EVENTLOG_FLUSH_ON_STOP}={raw!r}: expected 1/true/yes/on or 0/false/no/off "
+        "(0 leaves stopped runs to the periodic flush, for sweeps), or unset it"
+    )
 
 
 @atexit.register

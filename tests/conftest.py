@@ -24,7 +24,7 @@ settings.load_profile("eventlog")
 os.environ.setdefault("AWS_ACCESS_KEY_ID", "testing")
 os.environ.setdefault("AWS_SECRET_ACCESS_KEY", "testing")
 os.environ.setdefault("AWS_DEFAULT_REGION", "us-east-1")
-for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "EVENTLOG_URI", "EVENTLOG_RUN_ID", "RANK", "SLURM_JOB_ID", "SLURM_PROCID"):
+for _name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "EVENTLOG_URI", "EVENTLOG_RUN_ID", "EVENTLOG_FLUSH_ON_STOP", "EVENTLOG_COMPACT_EVERY", "RANK", "SLURM_JOB_ID", "SLURM_PROCID"):
     os.environ.pop(_name, None)
 
 

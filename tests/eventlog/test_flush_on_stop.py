@@ -115,3 +115,29 @@ def test_without_flush_on_stop_exit_flushes_the_stopped_runs(local_uri: str) -> 
 def test_flush_on_stop_must_be_a_bool() -> None:
     with pytest.raises(ValueError, match="flush_on_stop must be True or False, got 'no'"):
         FlushPolicy(flush_on_stop="no")  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("value", ["0", "false", " No ", "OFF"])
+def test_the_environment_turns_it_off_for_code_that_opens_its_own_log(local_uri: str, monkeypatch: pytest.MonkeyPatch, value: str) -> None:
+    monkeypatch.setenv("EVENTLOG_FLUSH_ON_STOP", value)
+    with eventlog.open(local_uri, flush_every=3600) as log:
+        assert log.policy.flush_on_stop is False
+        log_short_runs(log.experiment("sweep"), 4)
+        assert segment_files(local_uri) == []
+    assert len(segment_files(local_uri)) == 1 and query.runs(local_uri, "sweep").height == 4
+
+
+def test_an_explicit_argument_wins_over_the_environment(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTLOG_FLUSH_ON_STOP", "0")
+    with eventlog.open(local_uri, flush_every=3600, flush_on_stop=True) as log:
+        log_short_runs(log.experiment("sweep"), 2)
+        assert len(segment_files(local_uri)) == 2
+    monkeypatch.setenv("EVENTLOG_FLUSH_ON_STOP", "yes")
+    with eventlog.open(local_uri, flush_every=3600) as log:
+        assert log.policy.flush_on_stop is True
+
+
+def test_a_malformed_environment_value_is_refused_at_open(local_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("EVENTLOG_FLUSH_ON_STOP", "sometimes")
+    with pytest.raises(ValueError, match=r"\$EVENTLOG_FLUSH_ON_STOP='sometimes': expected 1/true/yes/on or 0/false/no/off"):
+        eventlog.open(local_uri)
