@@ -11,8 +11,9 @@ the pin expires or `unpin` removes it.
 
 Pruning is conservative (a file is dropped only when it cannot hold a matching event): by the
 `date=` partition for a time filter, by the run range a raw segment's name states, then by the
-Parquet footer statistics of `run` and `dt` (one footer read per remaining file). Rows of other runs or times in a kept file are for the
-reading engine to filter; every row carries `(writer, seq)` to de-duplicate by.
+Parquet footer statistics of `run` and `dt` (one footer read per remaining file). Rows of other
+runs or times in a kept file are for the reading engine to filter; every row carries
+`(writer, seq)` to de-duplicate by.
 """
 
 from __future__ import annotations
