@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import atexit
 import logging
-import math
 import os
 import sys
 import threading
@@ -22,7 +21,6 @@ from collections.abc import Callable
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Literal
 
-from eventlog import env
 from eventlog.compaction.compactor import CompactionReport
 from eventlog.compaction.compactor import compact as compact_store
 from eventlog.compaction.gc import GcReport, collect_garbage
@@ -33,6 +31,7 @@ from eventlog.core.identity import current_identity
 from eventlog.core.store import Store, open_store, resolve_uri
 from eventlog.errors import EventsQuarantinedWarning
 from eventlog.experiment import Experiment
+from eventlog.log_options import compaction_period, flushes_on_stop
 from ingest import signals
 from ingest.recorder import FlushPolicy, Recorder
 from ingest.recovery import recover_remote_spools, recover_spools
@@ -97,7 +96,7 @@ class Log:
     ) -> None:
         uri = resolve_uri(uri)  # before the checks: $EVENTLOG_URI may name a collector
         remote = uri.startswith(("http://", "https://"))
-        compact_every = _compaction_period(compact_every, remote=remote)
+        compact_every = compaction_period(compact_every, remote=remote)
         self.identity = current_identity()
         self.recorder: Recorder
         self.policy = FlushPolicy(
@@ -107,7 +106,7 @@ class Log:
             on_full=on_full,
             close_timeout=close_timeout,
             durability=durability,
-            flush_on_stop=_flushes_on_stop(flush_on_stop),
+            flush_on_stop=flushes_on_stop(flush_on_stop),
         )
         self.remote: RemoteClient | None = None
         self._quarantine_reported = 0
@@ -400,56 +399,6 @@ def open(  # shadows the builtin: the contract's name (DESIGN §10)
         token=token,
         recover=recover,
         compact_every=compact_every,
-    )
-
-
-def _compaction_period(compact_every: float | None, *, remote: bool) -> float | None:
-    """The seconds between a logger's compactions: the argument, else $EVENTLOG_COMPACT_EVERY, else None.
-
-    Raises:
-        ValueError: not a positive number, or asked for explicitly on a collector URI.
-    """
-    if compact_every is not None:
-        if remote:
-            raise ValueError(
-                "compact_every cannot be used when logging to a collector: the collector owns the store "
-                "(run it as `eventlog serve --compact-every SECONDS`)"
-            )
-        if not compact_every > 0:
-            raise ValueError(f"compact_every must be a positive number of seconds, got {compact_every!r}")
-        return float(compact_every)
-    raw = os.environ.get(env.EVENTLOG_COMPACT_EVERY, "").strip()
-    if not raw or remote:  # set for a whole cluster: a remote logger leaves it to the collector
-        return None
-    try:
-        seconds = float(raw)
-    except ValueError:
-        seconds = math.nan
-    if not seconds > 0:
-        raise ValueError(f"${env.EVENTLOG_COMPACT_EVERY}={raw!r}: expected a positive number of seconds (or unset it)")
-    return seconds
-
-
-_YES = ("1", "true", "yes", "on")
-_NO = ("0", "false", "no", "off")
-
-
-def _flushes_on_stop(flush_on_stop: bool | None) -> bool:
-    """Whether `exp.stop()` flushes: the argument, else $EVENTLOG_FLUSH_ON_STOP, else True.
-
-    Raises:
-        ValueError: the variable is set to something other than a yes or a no.
-    """
-    if flush_on_stop is not None:
-        return flush_on_stop  # FlushPolicy checks that it is a bool
-    raw = os.environ.get(env.EVENTLOG_FLUSH_ON_STOP, "").strip()
-    if not raw or raw.lower() in _YES:
-        return True
-    if raw.lower() in _NO:
-        return False
-    raise ValueError(
-        f"${env.EVENTLOG_FLUSH_ON_STOP}={raw!r}: expected 1/true/yes/on or 0/false/no/off "
-        "(0 leaves stopped runs to the periodic flush, for sweeps), or unset it"
     )
 
 
