@@ -37,7 +37,7 @@ import pyarrow as pa
 from eventlog.core.event import DT_UNIT, arrow_schema
 from eventlog.core.identity import Identity
 from eventlog.core.layout import date_of_ns
-from eventlog.core.segment import Segment, encode_table, run_range
+from eventlog.core.segment import Segment, encode_segment
 from ingest.columns import numeric, numeric_or_null, string_map, strings
 from ingest.quarantine import Quarantine
 from ingest.slots import Slot, SlotRegistry, SlotTable
@@ -252,15 +252,7 @@ class WriteBuffer:
         """One segment of a partition's sealed tables (their seqs ascend; they may have gaps)."""
         first = pieces[0]
         table = first.table if len(pieces) == 1 else pa.concat_tables([p.table for p in pieces])
-        return Segment(
-            experiment=first.experiment,
-            date=first.date,
-            writer=self.identity.writer,
-            first_seq=first.first_seq,
-            count=table.num_rows,
-            data=encode_table(table),
-            runs=run_range(table.column("run")),
-        )
+        return encode_segment(first.experiment, first.date, self.identity.writer, first.first_seq, table)
 
     def _scalar_part(self, rows: list[Any], end: int) -> _Part | None:
         """The first `end` items of the flat scalar rows as columns."""

@@ -31,7 +31,7 @@ from eventlog.core.artifact_refs import check_reference
 from eventlog.core.event import Event, arrow_schema, dt_array, dt_ns_list
 from eventlog.core.layout import date_of_ns
 from eventlog.core.names import validate_experiment, validate_extra_name, validate_key, validate_kind, validate_writer
-from eventlog.core.segment import Segment, encode_table, run_range
+from eventlog.core.segment import Segment, encode_segment
 from eventlog.core.values import MAX_DT_NS, MIN_DT_NS
 from eventlog.errors import BatchError, InvalidNameError, UnsafeArtifactError
 
@@ -244,8 +244,7 @@ def segments_from_columns(columns: list[Sequence[Any]]) -> list[Segment]:
             order = sorted(range(len(seqs)), key=seqs.__getitem__)
             part = [[column[i] for i in order] for column in part]
         date = date_of_ns(day * _NS_PER_DAY)
-        table = _table(part)
-        segments.append(Segment(experiment, date, writer, part[_SEQ][0], len(part[_SEQ]), encode_table(table), run_range(table.column("run"))))
+        segments.append(encode_segment(experiment, date, writer, part[_SEQ][0], _table(part)))
     return sorted(segments, key=lambda s: (s.writer, s.first_seq))
 
 

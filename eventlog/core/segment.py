@@ -21,7 +21,16 @@ from eventlog.core.event import Event, arrow_schema, dt_array, polars_schema
 from eventlog.core.store import Store
 from eventlog.errors import AlreadyExistsError
 
-__all__ = ["PARQUET_WRITE_OPTIONS", "Segment", "encode_table", "polars_scan_options", "publish", "run_range", "table_from_events"]
+__all__ = [
+    "PARQUET_WRITE_OPTIONS",
+    "Segment",
+    "encode_segment",
+    "encode_table",
+    "polars_scan_options",
+    "publish",
+    "run_range",
+    "table_from_events",
+]
 
 #: How every eventlog Parquet file is written (raw segments and compacted files alike).
 PARQUET_WRITE_OPTIONS: dict[str, Any] = {
@@ -73,6 +82,16 @@ def encode_table(table: Any) -> bytes:
     sink = pa.BufferOutputStream()
     pq.write_table(table, sink, **(PARQUET_WRITE_OPTIONS if table.num_rows >= COMPRESS_FROM_ROWS else _TINY_WRITE_OPTIONS))
     return bytes(sink.getvalue().to_pybytes())
+
+
+def encode_segment(experiment: str, date: str, writer: str, first_seq: int, table: Any) -> Segment:
+    """Encode one writer's events of one partition (a pyarrow Table of the file columns) as a segment.
+
+    Its name is fixed by its content, here and only here: the first event's sequence number
+    (`first_seq`) and the range of its run column (`run_range`), so that every way of making a
+    segment (the flusher, the collector, the importers) names the same events the same way.
+    """
+    return Segment(experiment, date, writer, first_seq, table.num_rows, encode_table(table), run_range(table.column("run")))
 
 
 def run_range(runs: Any) -> tuple[int, int] | None:

@@ -17,7 +17,7 @@ import pytest
 
 from eventlog.core import layout
 from eventlog.core.event import Event
-from eventlog.core.segment import encode_table, run_range, table_from_events
+from eventlog.core.segment import encode_segment, table_from_events
 from eventlog.core.store import open_store
 from eventlog.core.values import to_dt_ns
 
@@ -53,8 +53,8 @@ def write_events(uri: str, rows: list[dict[str, Any]]) -> None:
         event = Event(**fields)
         groups[(event.experiment, layout.date_of_ns(event.dt), writer)].append(event)
     for (experiment, date, writer), events in groups.items():
-        path = layout.segment_path(experiment, date, writer, events[0].seq, run_range([e.run for e in events]))
-        store.create(path, encode_table(table_from_events(events)))
+        segment = encode_segment(experiment, date, writer, events[0].seq, table_from_events(events))
+        store.create(segment.path, segment.data)
 
 
 @pytest.fixture

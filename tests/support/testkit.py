@@ -17,7 +17,7 @@ from typing import TYPE_CHECKING, Any
 
 from eventlog.core import layout
 from eventlog.core.event import arrow_schema
-from eventlog.core.segment import Segment, encode_table, publish
+from eventlog.core.segment import Segment, encode_segment, publish
 from eventlog.core.store import Store
 from eventlog.experiment import Experiment
 from query.scan import scan_store
@@ -63,7 +63,7 @@ def make_segment(experiment: str, writer: str, first_seq: int, events: int, *, r
     schema = arrow_schema()
     table = pa.table([columns[name] for name in schema.names], names=schema.names)
     date = layout.date_of_ns(BASE_NS + first_seq * 1000)
-    return Segment(experiment, date, writer, first_seq, events, encode_table(table), (run, run) if events else None)
+    return encode_segment(experiment, date, writer, first_seq, table)
 
 
 def write_segments(
