@@ -221,10 +221,11 @@ def _runs_of(snapshot: Snapshot, experiment: str) -> list[int]:
     if known:
         return known
     files = [f for f in snapshot.files if _experiment(f.path) == experiment]
-    named = {stated for f in files if (stated := layout.segment_runs(f.path)) is not None and stated[0] == stated[1]}
-    unnamed = [f for f in files if layout.segment_runs(f.path) not in named]  # a segment of one run is not opened
-    found = scan_snapshot(replace(snapshot, files=unnamed)).select(pl.col("run").unique()).collect()
-    return sorted({low for low, _ in named} | {int(r) for r in found["run"].drop_nulls()})
+    stated = {f.path: layout.segment_runs(f.path) for f in files}
+    single = {runs[0] for runs in stated.values() if runs is not None and runs[0] == runs[1]}  # known without opening
+    others = [f for f in files if not (runs := stated[f.path]) or runs[0] != runs[1]]
+    found = scan_snapshot(replace(snapshot, files=others)).select(pl.col("run").unique()).collect()
+    return sorted(single | {int(r) for r in found["run"].drop_nulls()})
 
 
 def _resolved_runs(snapshot: Snapshot, run: Any) -> dict[str, Any] | None:

@@ -63,14 +63,13 @@ class Follower:
         snapshot, self._pending = self._pending or self._snapshot(), None
         fresh = [f for f in snapshot.files if f.path not in self._seen]
         wanted = self._rows.files(Snapshot(store=self.store, files=fresh))  # not other runs' segments
-        if not wanted.files:
-            self._seen.update(f.path for f in fresh)
-            return pl.DataFrame()
-        frame = scan_snapshot(wanted)
-        for predicate in self._rows.predicates:
-            frame = frame.filter(predicate)
-        collected = frame.collect()
-        self._seen.update(f.path for f in fresh)
+        collected = pl.DataFrame()
+        if wanted.files:
+            frame = scan_snapshot(wanted)
+            for predicate in self._rows.predicates:
+                frame = frame.filter(predicate)
+            collected = frame.collect()
+        self._seen.update(f.path for f in fresh)  # after a read that failed, the next poll tries again
         return self._unseen(collected)
 
     def _unseen(self, frame: pl.DataFrame) -> pl.DataFrame:
