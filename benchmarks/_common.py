@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import resource
 import socket
 import subprocess
@@ -9,11 +11,31 @@ import sys
 import time
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 #: tests/support/testkit.py holds the seeded segment generator the compaction tests use too; it
 #: is not part of the shipped packages, so the scripts find it by path. (Not tests/ itself: its
 #: eventlog/ folder would shadow the eventlog package as a namespace package.)
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
+
+
+def worker_result(cmd: list[str], checkout: str | None = None) -> dict[str, Any]:
+    """Run a benchmark worker in its own process; the JSON its last line of output prints.
+
+    Args:
+        cmd: the worker's command line.
+        checkout: another checkout whose packages shadow this one's (first on PYTHONPATH: an
+            editable install's finder comes after sys.path), for before/after; None: this one.
+
+    Raises:
+        subprocess.CalledProcessError: the worker failed.
+    """
+    env = dict(os.environ)
+    if checkout:
+        env["PYTHONPATH"] = os.pathsep.join([checkout, *filter(None, [env.get("PYTHONPATH")])])
+    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
+    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    return result
 
 
 def peak_rss_mb() -> float:

@@ -27,14 +27,13 @@ import os
 import platform
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
-from _common import peak_rss_mb
+from _common import peak_rss_mb, worker_result
 
 RESULTS = Path(__file__).parent / "results"
 POOL = 1 << 20  # random values are drawn from a pool of 1M floats: no repeats within a segment
@@ -171,11 +170,7 @@ def run_worker(args: argparse.Namespace) -> None:
 
 def spawn(worker: str, steps: int, keys: int, durability: str = "spool", pythonpath: str | None = None) -> dict[str, Any]:
     cmd = [sys.executable, __file__, "--worker", worker, "--steps", str(steps), "--keys", str(keys), "--durability", durability]
-    env = dict(os.environ)
-    if pythonpath:  # another checkout's packages shadow this one's (an editable install's finder comes after sys.path)
-        env["PYTHONPATH"] = os.pathsep.join([pythonpath, *filter(None, [env.get("PYTHONPATH")])])
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result = worker_result(cmd, pythonpath)
     result["load_average"] = os.getloadavg()[0]
     return result
 

@@ -45,7 +45,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
-from _common import start_moto
+from _common import start_moto, worker_result
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests" / "support"))
 RESULTS = Path(__file__).parent / "results"
@@ -149,11 +149,8 @@ def side_by_side(uri: str, run: int, rounds: int, baseline: str | None, log: Pat
 
 def spawn_worker(uri: str, run: int, baseline: str, log: Path | None) -> dict[str, Any]:
     """`worker` with `baseline` first on PYTHONPATH, in its own process."""
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join([baseline, *filter(None, [os.environ.get("PYTHONPATH")])]))
     cmd = [sys.executable, __file__, "--worker", uri, "--worker-run", str(run)] + (["--worker-log", str(log)] if log else [])
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
-    return result
+    return worker_result(cmd, baseline)
 
 
 def dashboard_refresh(uri: str, runs: int, rounds: int) -> dict[str, Any]:

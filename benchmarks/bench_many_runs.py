@@ -32,12 +32,13 @@ import json
 import os
 import platform
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from _common import worker_result
 
 RESULTS = Path(__file__).parent / "results"
 METRICS_PER_RUN = 18  # + start and stop: 20 events
@@ -99,16 +100,12 @@ def worker_mlflow(runs: int) -> dict[str, Any]:
 
 def spawn(worker: str, runs: int, pythonpath: str | None = None) -> dict[str, Any]:
     """Run one worker in its own process; its result with the load average after it."""
-    env = dict(os.environ)
-    if pythonpath:  # another checkout's packages shadow this one's (an editable install's finder comes after sys.path)
-        env["PYTHONPATH"] = os.pathsep.join([pythonpath, *filter(None, [env.get("PYTHONPATH")])])
     cmd = [sys.executable, __file__, "--worker", worker, "--runs", str(runs)]
     # the previous contender's deleted store is still being written back and discarded: let the
     # disk settle, so its I/O does not slow this contender's first fsyncs
     os.sync()
     time.sleep(SETTLE_S)
-    out = subprocess.run(cmd, check=True, capture_output=True, text=True, env=env).stdout
-    result: dict[str, Any] = json.loads(out.strip().splitlines()[-1])
+    result = worker_result(cmd, pythonpath)
     result["load_average"] = os.getloadavg()[0]
     return result
 
