@@ -19,6 +19,7 @@ from eventlog.core.artifacts import restore_artifacts
 if TYPE_CHECKING:
     import polars as pl
 
+    from eventlog.core.store import Store
     from eventlog.log import Log
     from query.filters import Filter
 
@@ -33,7 +34,7 @@ class ExperimentReads:
     _run: int | None
 
     @property
-    def _store(self) -> Any:
+    def _store(self) -> Store:
         """The store to read, with this process's stopped runs in it (`Log.store_for_reading`)."""
         return self._log.store_for_reading()
 

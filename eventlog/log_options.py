@@ -17,6 +17,7 @@ __all__ = ["compaction_period", "flushes_on_stop"]
 _YES = ("1", "true", "yes", "on")
 _NO = ("0", "false", "no", "off")
 
+
 def compaction_period(compact_every: float | None, *, remote: bool) -> float | None:
     """The seconds between a logger's compactions: the argument, else $EVENTLOG_COMPACT_EVERY, else None.
 
