@@ -8,6 +8,10 @@
   OSError(EINVAL) with a PreconditionFailed cause, mapped here too);
 - anything else (`memory://`, ...): exists-then-write under a process-wide lock, which is atomic
   for in-process filesystems only.
+
+Listing a prefix on S3 (`list_s3`) is here too: pages of `ListObjectsV2` read directly, because
+s3fs's `find` builds a directory cache of every parent it sees, quadratic in the directories of
+one parent (10,000 writer directories on moto: 3.7 s against 2.4 s).
 """
 
 from __future__ import annotations
@@ -15,11 +19,12 @@ from __future__ import annotations
 import os
 import threading
 import uuid
+from collections.abc import Iterator
 from typing import Any
 
 from eventlog.errors import AlreadyExistsError
 
-__all__ = ["create_generic", "create_local", "create_s3", "fsync_dir", "make_dirs_durably"]
+__all__ = ["create_generic", "create_local", "create_s3", "fsync_dir", "list_s3", "make_dirs_durably"]
 
 _GENERIC_CREATE_LOCK = threading.Lock()
 
@@ -134,3 +139,32 @@ def create_generic(fs: Any, full: str, data: bytes) -> None:
         parent = full.rsplit("/", 1)[0]
         fs.makedirs(parent, exist_ok=True)
         fs.pipe_file(full, data)
+
+
+def list_s3(fs: Any, base: str, *, page_size: int = 1000) -> Iterator[tuple[str, int, float]]:
+    """(bucket/key, size, mtime) of every object under the S3 prefix `base/`, in key order.
+
+    One `ListObjectsV2` request per `page_size` keys (1,000 is S3's most), each through s3fs's
+    `call_s3`, so a transient error on one page is retried like any other request. Directory
+    placeholders (keys ending in `/`) are left out.
+
+    Args:
+        fs: an s3fs `S3FileSystem`.
+        base: `bucket` or `bucket/key prefix`, without a trailing `/`.
+        page_size: keys per request (smaller only in tests of the paging).
+
+    Raises:
+        FileNotFoundError: the bucket does not exist.
+        OSError: the listing failed (s3fs's mapping of the S3 error).
+    """
+    bucket, _, key = base.partition("/")
+    request: dict[str, Any] = {"Bucket": bucket, "Prefix": f"{key}/" if key else "", "MaxKeys": page_size}
+    request.update(getattr(fs, "req_kw", {}))  # e.g. RequestPayer, as s3fs sends it
+    while True:
+        page = fs.call_s3("list_objects_v2", **request)
+        for item in page.get("Contents", []):
+            if not item["Key"].endswith("/"):
+                yield f"{bucket}/{item['Key']}", int(item["Size"]), item["LastModified"].timestamp()
+        if not page.get("IsTruncated"):
+            return
+        request["ContinuationToken"] = page["NextContinuationToken"]

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from eventlog.core.backends import list_s3
 from eventlog.core.store import open_store
 from eventlog.errors import AlreadyExistsError, StoreUnavailableError
 
@@ -41,6 +42,20 @@ def test_find_lists_objects_recursively_with_sizes(any_uri: str) -> None:
     assert [f.size for f in found] == [1, 2]
     assert all(f.mtime > 0 for f in found)
     assert store.find("missing") == []
+
+
+@pytest.mark.s3
+def test_an_s3_listing_follows_every_page_and_skips_directory_placeholders(s3_uri: str) -> None:
+    store = open_store(s3_uri)
+    paths = [f"seg/w{i}/{i:020d}.parquet" for i in range(7)]
+    for path in paths:
+        store.create(path, b"x" * 3)
+    store.fs.pipe_file(store.full_path("seg/w0/"), b"")  # a console's "folder": a key ending in /
+    listed = list(list_s3(store.fs, store.full_path("seg"), page_size=2))  # 4 pages
+    assert [full for full, _, _ in listed] == sorted(store.full_path(p) for p in paths)
+    assert {size for _, size, _ in listed} == {3}
+    assert [f.path for f in store.find("seg")] == sorted(paths)
+    assert store.find("seg/w3") == [f for f in store.find("seg") if f.path.startswith("seg/w3/")]
 
 
 def test_delete_is_idempotent(any_uri: str) -> None:
