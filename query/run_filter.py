@@ -4,7 +4,8 @@
 against its runs before it selects rows. A raw segment's name states the range of runs it holds
 (`layout.segment_path`), so a read of a few runs skips the other runs' segments without opening
 them: on S3 one GET less per segment, which is most of the cost of one run's `data()` in an
-experiment of many small segments.
+experiment of many small segments. The manifest states the same range for each compacted file
+(`CompactedFile.runs`; the compactor merges inputs in run order, so the ranges are narrow).
 """
 
 from __future__ import annotations
@@ -157,9 +158,10 @@ def may_hold_runs(run: Any, low: int, high: int) -> bool:
 
 
 def skip_other_runs(snapshot: Snapshot, wanted: Callable[[str], Any]) -> Snapshot:
-    """The snapshot without the raw segments whose names say they hold none of the wanted runs.
+    """The snapshot without the files that hold none of the wanted runs, by the range of runs a raw
+    segment's name or the manifest's entry of a compacted file states (`Snapshot.runs_of`).
 
-    Compacted files and segments named before run ranges were (no range in the name) are kept.
+    Files that state no range (segments named, or files compacted, before ranges were) are kept.
 
     Args:
         snapshot: the files to read.
@@ -170,7 +172,7 @@ def skip_other_runs(snapshot: Snapshot, wanted: Callable[[str], Any]) -> Snapsho
     """
     kept = []
     for info in snapshot.files:
-        stated = layout.segment_runs(info.path)
+        stated = snapshot.runs_of(info.path)
         if stated is None or may_hold_runs(wanted(layout.experiment_of(info.path) or ""), *stated):
             kept.append(info)
     return snapshot if len(kept) == len(snapshot.files) else replace(snapshot, files=kept)

@@ -221,7 +221,7 @@ def _runs_of(snapshot: Snapshot, experiment: str) -> list[int]:
     if known:
         return known
     files = [f for f in snapshot.files if _experiment(f.path) == experiment]
-    stated = {f.path: layout.segment_runs(f.path) for f in files}
+    stated = {f.path: snapshot.runs_of(f.path) for f in files}
     single = {runs[0] for runs in stated.values() if runs is not None and runs[0] == runs[1]}  # known without opening
     others = [f for f in files if not (runs := stated[f.path]) or runs[0] != runs[1]]
     found = scan_snapshot(replace(snapshot, files=others)).select(pl.col("run").unique()).collect()

@@ -26,11 +26,24 @@ _ATTEMPTS = 10
 
 @dataclass(frozen=True)
 class Snapshot:
-    """The files visible to one read, relative to the store root."""
+    """The files visible to one read, relative to the store root.
+
+    Attributes:
+        store: the store.
+        files: the files to scan.
+        manifest_version: the manifest version the files come from (None: no manifest yet).
+        compacted_runs: the run range the manifest states for each compacted file that has one.
+    """
 
     store: Store
     files: list[FileInfo] = field(default_factory=list)
     manifest_version: int | None = None
+    compacted_runs: dict[str, tuple[int, int]] = field(default_factory=dict)
+
+    def runs_of(self, path: str) -> tuple[int, int] | None:
+        """The lowest and highest run a file holds, as its name (raw segments) or the manifest
+        (compacted files) states it; None if neither does: the file may hold any run."""
+        return layout.segment_runs(path) or self.compacted_runs.get(path)
 
     @property
     def paths(self) -> list[str]:
@@ -106,7 +119,8 @@ def take_snapshot(store: Store, experiment: Filter = "*") -> Snapshot:
         covered = manifest.covered_set(current)
         compacted = _of_experiment([FileInfo(f.path, f.bytes, current.created) for f in current.files], experiment)
         visible = compacted + [s for s in segments if s.path not in covered]
-        return Snapshot(store=store, files=visible, manifest_version=current.version or None)
+        ranges = {f.path: f.runs for f in current.files if f.runs is not None}
+        return Snapshot(store=store, files=visible, manifest_version=current.version or None, compacted_runs=ranges)
     raise FileNotFoundError(
         f"could not take a snapshot of {store.uri}: the latest manifest kept disappearing "
         "(is gc running with a grace period of 0?); try again"

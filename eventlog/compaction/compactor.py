@@ -265,16 +265,27 @@ def _plan(store: Store, experiment: str, manifest: Manifest, rules: CompactionPo
 def _merge(store: Store, item: _Work, version: int, rules: CompactionPolicy) -> None:
     """Write the compacted files of one partition, streaming (see `eventlog.compaction.stream`)."""
     item.started = time.monotonic()
-    inputs = [(f.path, f.bytes) for f in item.small] + [(s.path, s.size) for s in item.segments]
+    inputs = sorted(
+        [(f.path, f.bytes, f.runs) for f in item.small] + [(s.path, s.size, layout.segment_runs(s.path)) for s in item.segments],
+        key=_by_runs,
+    )
     write_partition(
         store,
         f"{layout.COMPACTED}/{item.partition}",
         version,
-        inputs,
+        [(path, size) for path, size, _ in inputs],
         max_events=rules.max_events,
         target_bytes=rules.target_bytes,
         written=item.written,
     )
+
+
+def _by_runs(source: tuple[str, int, tuple[int, int] | None]) -> tuple[int, int, str]:
+    """Inputs in order of their runs (those stating none first), so that each compacted file holds
+    a narrow range of runs and a reader of one run opens few of them (`CompactedFile.runs`)."""
+    path, _, runs = source
+    low, high = runs if runs is not None else (-1, -1)
+    return low, high, path
 
 
 def _commit(store: Store, item: _Work, rules: CompactionPolicy, fault: Fault, report: CompactionReport) -> int:

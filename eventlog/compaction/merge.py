@@ -17,7 +17,7 @@ import json
 from typing import Any
 
 from eventlog.core.event import arrow_schema
-from eventlog.core.segment import PARQUET_WRITE_OPTIONS, polars_scan_options
+from eventlog.core.segment import PARQUET_WRITE_OPTIONS, polars_scan_options, run_range
 from eventlog.core.store import Store
 
 __all__ = ["DICTIONARY_COLUMNS", "ROW_GROUP_ROWS", "SORT_KEYS", "SOURCES_KEY", "conform", "merge_tables", "read_tables"]
@@ -104,7 +104,7 @@ def conform(table: Any) -> Any:
     return pa.Table.from_arrays(columns, schema=pa.schema(fields))
 
 
-def merge_tables(tables: list[Any], sources: list[str]) -> tuple[bytes, int]:
+def merge_tables(tables: list[Any], sources: list[str]) -> tuple[bytes, int, tuple[int, int] | None]:
     """Concatenate, sort, de-duplicate by event id and encode tables as one Parquet file.
 
     Args:
@@ -113,7 +113,8 @@ def merge_tables(tables: list[Any], sources: list[str]) -> tuple[bytes, int]:
         sources: the paths they came from (stored in the file's key-value metadata).
 
     Returns:
-        (the Parquet bytes, the number of events in them).
+        (the Parquet bytes, the number of events in them, their lowest and highest run number or
+        None if an event has no run: `segment.run_range`).
     """
     import pyarrow as pa
 
@@ -122,7 +123,7 @@ def merge_tables(tables: list[Any], sources: list[str]) -> tuple[bytes, int]:
     order = _order(table).astype("int64", copy=False)
     # from the buffer: pa.array(numpy) would import pandas (0.2 s and 50 MB, once per process)
     table = table.take(pa.Array.from_buffers(pa.int64(), len(order), [None, pa.py_buffer(order)]))
-    return _encode(table, sources), table.num_rows
+    return _encode(table, sources), table.num_rows, run_range(table.column("run"))
 
 
 def _order(table: Any) -> Any:

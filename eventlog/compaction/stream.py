@@ -54,10 +54,10 @@ class _Writer:
             self.pool.shutdown(wait=True)
 
     def _write(self, tables: list[Any], sources: list[str]) -> CompactedFile:
-        data, events = merge_tables(tables, sources)
+        data, events, runs = merge_tables(tables, sources)
         path = f"{self.directory}/{self.version:020d}-{uuid.uuid4().hex}.parquet"
         self.store.create(path, data)
-        return CompactedFile(path=path, events=events, bytes=len(data))
+        return CompactedFile(path=path, events=events, bytes=len(data), runs=runs)
 
 
 def write_partition(

@@ -58,18 +58,22 @@ _roots: OrderedDict[tuple[str, int], _Root] = OrderedDict()
 _parts: OrderedDict[tuple[str, str], _Part] = OrderedDict()
 
 
-class CompactedFile(msgspec.Struct, frozen=True):
+class CompactedFile(msgspec.Struct, frozen=True, omit_defaults=True):
     """One compacted file a manifest makes visible.
 
     Attributes:
         path: path relative to the store root (`cmp/experiment=<e>/date=<d>/<version>-<uuid>.parquet`).
         events: number of events in it.
         bytes: its size in bytes.
+        runs: the lowest and highest run number of its events, so that a reader of some runs
+            skips the files holding none of them unopened; None: not stated (files compacted
+            before ranges were recorded, or holding an event without a run), open it always.
     """
 
     path: str
     events: int
     bytes: int
+    runs: tuple[int, int] | None = None
 
     @property
     def partition(self) -> str:

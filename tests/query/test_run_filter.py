@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from dataclasses import replace
 from typing import Any
 
 import pytest
 
+from eventlog.compaction import compact
 from eventlog.core import layout
+from eventlog.core.manifest import load_latest
 from eventlog.core.segment import publish
 from eventlog.core.store import FileInfo, Store, open_store
 from query import data, runs
@@ -95,6 +98,35 @@ def test_segments_without_a_range_are_still_read(memory_uri: str, monkeypatch: p
     assert len(read) == 2  # both unnamed segments; not run 3's
 
 
+def _compacted_in_thirds(uri: str) -> Store:
+    """30 runs, writers named out of run order, compacted into 3 files of 10 runs each."""
+    store = open_store(uri)
+    for run in range(1, 31):
+        publish(store, make_segment("exp", f"w{run * 7 % 31:03d}", 0, EVENTS, run=run))
+    assert compact(store, "exp", max_events=10 * EVENTS).files_written == 3
+    return store
+
+
+def test_compacted_files_state_narrow_run_ranges_and_one_run_opens_one(memory_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _compacted_in_thirds(memory_uri)
+    ranges = sorted(f.runs for f in load_latest(store).files)  # type: ignore[type-var]
+    assert ranges == [(1, 10), (11, 20), (21, 30)]  # inputs merged in run order, not path order
+    read = record_calls(monkeypatch, "read", store)
+    frame = data(store, "exp", run=17)
+    assert frame.height == EVENTS and set(frame["run"]) == {17}
+    assert len(read) == 1 and read[0].startswith("cmp/")
+    assert runs(store, "exp")["run"].to_list() == list(range(1, 31))
+
+
+def test_a_compacted_file_without_a_range_is_always_read(memory_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Files compacted before ranges were recorded state none in the manifest: they may hold any run."""
+    store = _compacted_in_thirds(memory_uri)
+    snapshot = take_snapshot(store, "exp")
+    assert len(skip_other_runs(snapshot, lambda _: 17).files) == 1
+    unstated = replace(snapshot, compacted_runs={})
+    assert len(skip_other_runs(unstated, lambda _: 17).files) == 3
+
+
 @pytest.fixture
 def s3_requests() -> Iterator[list[str]]:
     """The request lines the in-process moto server answers from now on (werkzeug's access log)."""
@@ -123,3 +155,12 @@ def test_one_runs_data_on_s3_gets_no_other_segment(s3_uri: str, s3_requests: lis
     assert len(gets) == 1 and gets.pop().endswith(".runs-23-23.parquet")
     listings = [line for line in s3_requests if "list-type=2" in line]
     assert 1 <= len(listings) <= 6, listings  # the bucket, the manifests and the experiment's segments: not one per file
+
+
+def test_one_runs_data_on_s3_gets_one_compacted_file_of_three(s3_uri: str, s3_requests: list[str]) -> None:
+    _compacted_in_thirds(s3_uri)
+    s3_requests.clear()
+    frame = data(s3_uri, "exp", run=23)
+    assert frame.height == EVENTS and set(frame["run"]) == {23}
+    gets = {line.split("GET ", 1)[1].split()[0] for line in s3_requests if "GET " in line and "/cmp/" in line}
+    assert len(gets) == 1, gets

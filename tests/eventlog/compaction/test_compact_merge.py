@@ -61,8 +61,10 @@ def test_merge_sorts_like_pyarrow_and_drops_only_duplicate_ids(seed: int) -> Non
     duplicates = [dict(r) for r in rng.sample(rows, k=min(5, len(rows)))]
     table = _table(rows + duplicates)
     halves = [conform(table.slice(0, len(rows))), conform(table.slice(len(rows)))]
-    data, events = merge_tables(halves, ["a", "b"])
+    data, events, runs = merge_tables(halves, ["a", "b"])
     merged = pq.read_table(io.BytesIO(data))
+    run_column = merged.column("run").to_pylist()
+    assert runs == (None if None in run_column else (min(run_column), max(run_column)))
     got = list(zip(*(merged.column(k).to_pylist() for k in (*SORT_KEYS, "value")), strict=True))
     expected = _reference(table)
     assert events == len(expected)

@@ -35,6 +35,18 @@ def test_paths_and_ids() -> None:
     assert CompactedFile(CMP, 1, 1).partition == "experiment=a/date=2026-11-23"
 
 
+def test_a_compacted_files_run_range_is_kept_and_files_without_one_read_as_before(memory_uri: str) -> None:
+    store = open_store(memory_uri)
+    ranged, unranged = CompactedFile(CMP, 10, 100, runs=(3, 9)), CompactedFile(CMP.replace("-x", "-y"), 5, 50)
+    version = Manifest().evolve(add_files=[ranged, unranged])
+    root, parts = version.encode()
+    assert b'"runs"' not in b"".join([root, *parts.values()]).replace(b'"runs":[3,9]', b"")  # no null for the unranged file
+    for path, data in parts.items():
+        store.create(path, data)
+    store.create(manifest.manifest_path(1), root)
+    assert sorted(manifest.load_latest(store).files, key=lambda f: f.path) == [ranged, unranged]
+
+
 def test_commits_are_create_if_absent_and_the_latest_wins(any_uri: str) -> None:
     store = open_store(any_uri)
     assert manifest.latest_version(store) == 0 and manifest.load_latest(store) == Manifest()
