@@ -155,7 +155,7 @@ def many_files(results: Results) -> str:
             ("raw", what, "raw segments"),
             ("raw_one_run", "local, one run's `data()`", "raw segments"),
             ("dashboard", what, "raw segments, the dashboard's fold after one more run landed"),
-            ("compacted", what, "compacted"),
+            ("compacted", what, f"compacted into {part['compacted_files']} files" if "compacted_files" in part else "compacted"),
             ("collected", what, "compacted, then gc"),
         )
         for phase, read, label in phases:
