@@ -11,11 +11,14 @@
 
 Listing a prefix on S3 (`list_s3`) is here too: pages of `ListObjectsV2` read directly, because
 s3fs's `find` builds a directory cache of every parent it sees, quadratic in the directories of
-one parent (10,000 writer directories on moto: 3.7 s against 2.4 s).
+one parent (10,000 writer directories on moto: 3.7 s against 2.4 s). The S3 client parses the
+listings' ISO 8601 timestamps with `datetime.fromisoformat` (`fast_s3_timestamps`): botocore's
+default, dateutil, was a quarter of listing 10,000 keys.
 """
 
 from __future__ import annotations
 
+import datetime
 import os
 import threading
 import uuid
@@ -24,7 +27,7 @@ from typing import Any
 
 from eventlog.errors import AlreadyExistsError
 
-__all__ = ["create_generic", "create_local", "create_s3", "fsync_dir", "list_s3", "make_dirs_durably"]
+__all__ = ["create_generic", "create_local", "create_s3", "fast_s3_timestamps", "fsync_dir", "list_s3", "make_dirs_durably", "parse_s3_timestamp"]
 
 _GENERIC_CREATE_LOCK = threading.Lock()
 
@@ -168,3 +171,30 @@ def list_s3(fs: Any, base: str, *, page_size: int = 1000) -> Iterator[tuple[str,
         if not page.get("IsTruncated"):
             return
         request["ContinuationToken"] = page["NextContinuationToken"]
+
+
+def parse_s3_timestamp(value: Any) -> datetime.datetime:
+    """A timestamp of an S3 response: ISO 8601 in UTC (`2026-12-04T15:49:29.656Z`, every listed
+    key's LastModified) by `datetime.fromisoformat`, anything else by botocore's own parser."""
+    if isinstance(value, str) and value.endswith("Z"):
+        try:
+            return datetime.datetime.fromisoformat(value)
+        except ValueError:
+            pass
+    from botocore.utils import parse_timestamp
+
+    parsed: datetime.datetime = parse_timestamp(value)
+    return parsed
+
+
+def fast_s3_timestamps(fs: Any) -> None:
+    """Have the S3 client of an s3fs filesystem parse timestamps with `parse_s3_timestamp`.
+
+    Sets the default of botocore's response parser factory (`set_parser_defaults`, its documented
+    hook) on the filesystem's own session, which s3fs creates when it connects: other clients of
+    the process keep botocore's parser. Does nothing before s3fs has connected; a session s3fs makes
+    anew later (a reconnect) parses with botocore's parser again: slower, not wrong.
+    """
+    session = getattr(fs, "session", None)
+    if session is not None:
+        session.get_component("response_parser_factory").set_parser_defaults(timestamp_parser=parse_s3_timestamp)

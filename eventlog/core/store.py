@@ -23,7 +23,7 @@ from typing import Any
 
 import fsspec
 
-from eventlog.core.backends import create_generic, create_local, create_s3, fsync_dir, list_s3
+from eventlog.core.backends import create_generic, create_local, create_s3, fast_s3_timestamps, fsync_dir, list_s3
 from eventlog.env import EVENTLOG_URI
 from eventlog.errors import StoreUnavailableError
 
@@ -336,7 +336,8 @@ def open_store(uri: str | None = None, storage_options: dict[str, Any] | None = 
         os.makedirs(root, exist_ok=True)
     store = Store(uri, fs, root)
     if protocol in ("s3", "s3a"):
-        _check_bucket(store)
+        _check_bucket(store)  # connects: s3fs's session exists from here on
+        fast_s3_timestamps(fs)
     return store
 
 

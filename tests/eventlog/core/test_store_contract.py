@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import datetime
 import threading
 from pathlib import Path
 
+import botocore.session
 import pytest
 
-from eventlog.core.backends import list_s3
+from eventlog.core.backends import list_s3, parse_s3_timestamp
 from eventlog.core.store import open_store
 from eventlog.errors import AlreadyExistsError, StoreUnavailableError
 
@@ -56,6 +58,30 @@ def test_an_s3_listing_follows_every_page_and_skips_directory_placeholders(s3_ur
     assert {size for _, size, _ in listed} == {3}
     assert [f.path for f in store.find("seg")] == sorted(paths)
     assert store.find("seg/w3") == [f for f in store.find("seg") if f.path.startswith("seg/w3/")]
+
+
+@pytest.mark.parametrize(
+    "value",
+    ["2026-12-04T15:49:29.656Z", "2026-12-04T15:49:29Z", "2026-12-04T15:49:29.123456Z", "Thu, 04 Dec 2026 15:49:29 GMT", 1764863369, "1764863369.5"],
+)
+def test_s3_timestamps_parse_as_botocore_parses_them(value: object) -> None:
+    from botocore.utils import parse_timestamp
+
+    ours, theirs = parse_s3_timestamp(value), parse_timestamp(value)
+    assert ours == theirs and ours.utcoffset() == theirs.utcoffset() == datetime.timedelta(0)
+
+
+@pytest.mark.s3
+def test_an_s3_store_lists_storage_mtimes_through_its_own_timestamp_parser(s3_uri: str) -> None:
+    store = open_store(s3_uri)
+    store.create("seg/a/1.parquet", b"x")
+    [listed] = store.find("seg")
+    head = store.fs.info(store.full_path("seg/a/1.parquet"), refresh=True)  # a HEAD: its header's RFC 822 date
+    assert abs(listed.mtime - head["LastModified"].timestamp()) < 1.0  # whole seconds in the header
+    parsers = store.fs.session.get_component("response_parser_factory")
+    assert parsers.create_parser("rest-xml")._timestamp_parser is parse_s3_timestamp
+    fresh = botocore.session.get_session().get_component("response_parser_factory")
+    assert fresh.create_parser("rest-xml")._timestamp_parser is not parse_s3_timestamp  # other clients keep botocore's
 
 
 def test_delete_is_idempotent(any_uri: str) -> None:
