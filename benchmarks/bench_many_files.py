@@ -284,14 +284,12 @@ def main() -> None:
         worker(args.worker, args.worker_run, args.worker_log)
         return
     results: dict[str, Any] = {"machine": platform.platform(), "cpus": os.cpu_count(), "events_per_run": EVENTS}
-    if args.baseline:  # the commit it holds, as tables name it
-        results["baseline"] = subprocess.run(["git", "-C", args.baseline, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or args.baseline
-    if args.runs:
-        results["local"] = bench_local(args.runs, args.rounds, args.baseline)
-    if args.s3_runs:
-        results["s3"] = bench_s3(args.s3_runs, args.rounds, args.baseline)
-    if args.rgw_runs:
-        results["rgw"] = bench_rgw(args.rgw_runs, args.rounds, args.baseline)
+    commit = None
+    if args.baseline:  # the commit it holds, as tables name it (per part: a part not measured keeps its own)
+        commit = subprocess.run(["git", "-C", args.baseline, "rev-parse", "--short", "HEAD"], capture_output=True, text=True).stdout.strip() or args.baseline
+    for part, size, bench in (("local", args.runs, bench_local), ("s3", args.s3_runs, bench_s3), ("rgw", args.rgw_runs, bench_rgw)):
+        if size:
+            results[part] = bench(size, args.rounds, args.baseline) | ({"baseline": commit} if commit else {})
     print_table(results)
     RESULTS.mkdir(exist_ok=True)
     path = RESULTS / "bench_many_files.json"

@@ -160,7 +160,8 @@ def many_files(results: Results) -> str:
         )
         for phase, read, label in phases:
             row = part.get(phase)
-            for suffix, figures in (("", row), (f" (before: {data.get('baseline', 'baseline')})", (row or {}).get("baseline"))):
+            before = part.get("baseline", data.get("baseline", "baseline"))  # older files name one for all parts
+            for suffix, figures in (("", row), (f" (before: {before})", (row or {}).get("baseline"))):
                 if figures:
                     rows.append(
                         [read, label + suffix, f"{part['runs']:,}", f"{figures['seconds']:.3f} s", str(figures.get("requests", "")), load(figures["load"])]
