@@ -357,7 +357,7 @@ class RowFilter:
     runs: Callable[[str], Any] | None = None
 
     def files(self, snapshot: Snapshot) -> Snapshot:
-        """`snapshot` without the raw segments whose names say they hold none of the wanted runs."""
+        """`snapshot` without the files that hold none of the wanted runs (`skip_other_runs`)."""
         return snapshot if self.runs is None else skip_other_runs(snapshot, self.runs)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import polars as pl
@@ -62,7 +63,7 @@ class Follower:
     def _new_events(self) -> pl.DataFrame:
         snapshot, self._pending = self._pending or self._snapshot(), None
         fresh = [f for f in snapshot.files if f.path not in self._seen]
-        wanted = self._rows.files(Snapshot(store=self.store, files=fresh))  # not other runs' segments
+        wanted = self._rows.files(replace(snapshot, files=fresh))  # not other runs' files (the manifest's ranges kept)
         collected = pl.DataFrame()
         if wanted.files:
             frame = scan_snapshot(wanted)

@@ -79,7 +79,7 @@ def _by_experiment(runs: list[tuple[str, int]]) -> dict[str, list[int]]:
 
 
 def _of_runs(snapshot: Snapshot, runs: list[tuple[str, int]]) -> tuple[Snapshot, pl.Expr]:
-    """The snapshot without the segments whose names say they hold none of `runs`, and the predicate of their rows."""
+    """The snapshot without the files that hold none of `runs` (`skip_other_runs`), and the predicate of their rows."""
     by_experiment = _by_experiment(runs)
     return skip_other_runs(snapshot, lambda experiment: by_experiment.get(experiment, [])), runs_predicate(by_experiment)
 
