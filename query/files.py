@@ -10,8 +10,9 @@ forces less). A job that reads longer pins its list (`pin_files`): gc then keeps
 the pin expires or `unpin` removes it.
 
 Pruning is conservative (a file is dropped only when it cannot hold a matching event): by the
-`date=` partition for a time filter, by the run range a raw segment's name states, then by the
-Parquet footer statistics of `run` and `dt` (one footer read per remaining file). Rows of other
+`date=` partition for a time filter, by the run range a raw segment's name or a compacted file's
+manifest entry states, then by the Parquet footer statistics of `run` and `dt` (one footer read
+per remaining file, unless the stated range is one wanted run and no time filter is given). Rows of other
 runs or times in a kept file are for the reading engine to filter; every row carries
 `(writer, seq)` to de-duplicate by.
 """
@@ -29,7 +30,7 @@ from eventlog.core.store import FileInfo, Store
 from query.filters import Filter, InvalidFilterError
 from query.run_filter import skip_other_runs
 from query.scan import as_store
-from query.snapshot import take_snapshot
+from query.snapshot import Snapshot, take_snapshot
 from query.timefilters import parse_duration, parse_time
 
 __all__ = ["FileList", "files", "list_files", "pin_files", "unpin"]
@@ -103,11 +104,11 @@ def list_files(
     snapshot = take_snapshot(opened, experiment)
     runs = _runs(run)
     first, last = parse_time(since, name="since"), parse_time(end, name="end")
-    if runs is not None:  # a segment whose name states its runs needs no footer read
+    if runs is not None:  # a file that states its runs is dropped without a footer read
         snapshot = skip_other_runs(snapshot, lambda _: list(runs))
     files = [f for f in snapshot.files if _dates_overlap(f, first, last)]
     if runs is not None or first is not None or last is not None:
-        files = [f for f in files if _may_hold(opened, f, runs, first, last)]
+        files = [f for f in files if _holds_only_a_wanted_run(snapshot, f, runs, first, last) or _may_hold(opened, f, runs, first, last)]
     valid_until = taken_at + _dt.timedelta(seconds=MIN_GRACE)
     return FileList(opened, [f.path for f in files], snapshot.manifest_version, taken_at, valid_until)
 
@@ -195,6 +196,15 @@ def _dates_overlap(info: FileInfo, first: _dt.datetime | None, last: _dt.datetim
     if first is not None and date < first.date().isoformat():
         return False
     return not (last is not None and date > last.date().isoformat())
+
+
+def _holds_only_a_wanted_run(
+    snapshot: Snapshot, info: FileInfo, runs: set[int] | None, first: _dt.datetime | None, last: _dt.datetime | None
+) -> bool:
+    """True when the file states that all its events are of one wanted run and no time filter is
+    given: it holds matching events, and its footer need not be read (one GET less on S3)."""
+    stated = snapshot.runs_of(info.path)
+    return runs is not None and first is None and last is None and stated is not None and stated[0] == stated[1] and stated[0] in runs
 
 
 def _may_hold(store: Store, info: FileInfo, runs: set[int] | None, first: _dt.datetime | None, last: _dt.datetime | None) -> bool:

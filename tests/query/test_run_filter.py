@@ -15,8 +15,10 @@ from eventlog.core.manifest import load_latest
 from eventlog.core.segment import publish
 from eventlog.core.store import FileInfo, Store, open_store
 from query import data, runs
+from query.files import list_files
 from query.run_filter import may_hold_runs, skip_other_runs
 from query.snapshot import Snapshot, take_snapshot
+from query.tail import Follower
 from testkit import make_segment, record_calls
 
 EVENTS = 5
@@ -125,6 +127,24 @@ def test_a_compacted_file_without_a_range_is_always_read(memory_uri: str, monkey
     assert len(skip_other_runs(snapshot, lambda _: 17).files) == 1
     unstated = replace(snapshot, compacted_runs={})
     assert len(skip_other_runs(unstated, lambda _: 17).files) == 3
+
+
+def test_a_follower_of_one_run_opens_one_compacted_file(memory_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _compacted_in_thirds(memory_uri)
+    follower = Follower(store, "exp", run=17)  # takes its first snapshot (the manifest's reads)
+    read = record_calls(monkeypatch, "read", store)
+    assert set(follower.history(last=100)["run"]) == {17}
+    assert len(read) == 1 and read[0].startswith("cmp/")
+
+
+def test_files_of_one_run_read_no_footer_of_a_segment_named_for_it(memory_uri: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    store = _store_of_runs(memory_uri, 30)
+    opened = record_calls(monkeypatch, "open", store.fs)
+    listed = list_files(store, "exp", run=17)
+    assert [layout.segment_runs(p) for p in listed.paths] == [(17, 17)]
+    assert opened == []
+    assert list_files(store, "exp", run=[17], since="3650d").paths == listed.paths
+    assert len(opened) == 1  # a time filter still needs the footer's dt statistics
 
 
 @pytest.fixture
