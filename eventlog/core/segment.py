@@ -95,19 +95,17 @@ def encode_segment(experiment: str, date: str, writer: str, first_seq: int, tabl
 
 
 def run_range(runs: Any) -> tuple[int, int] | None:
-    """The lowest and highest run number of a segment's `run` column (pyarrow array or ints).
+    """The lowest and highest run number of a file's `run` column (a pyarrow Array or ChunkedArray).
 
     Returns:
         (low, high), or None when the column is empty, holds a null or a negative number: such a
         segment's name states no range, and readers open it whatever runs they want.
     """
-    import pyarrow as pa
     import pyarrow.compute as pc
 
-    column = runs if isinstance(runs, (pa.Array, pa.ChunkedArray)) else pa.array(runs, pa.int64())
-    if len(column) == 0 or column.null_count:
+    if len(runs) == 0 or runs.null_count:
         return None
-    bounds = pc.min_max(column)  # not ChunkedArray.to_numpy(): it imports pandas, ~0.5 s in a training process's first flush
+    bounds = pc.min_max(runs)  # not ChunkedArray.to_numpy(): it imports pandas, ~0.5 s in a training process's first flush
     low, high = bounds["min"].as_py(), bounds["max"].as_py()
     return (low, high) if low >= 0 else None
 

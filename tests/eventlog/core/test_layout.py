@@ -41,7 +41,7 @@ def test_segment_names_parse_strictly(name: str, parsed: object) -> None:
     assert layout.parse_segment_name(name) == parsed
 
 
-def test_a_compacted_file_states_no_run_range() -> None:
+def test_a_compacted_files_name_states_no_run_range() -> None:
     assert layout.segment_runs("cmp/experiment=a/date=2026-12-04/00000000000000000001.parquet") is None
 
 
@@ -60,4 +60,6 @@ def test_the_run_range_is_not_part_of_a_segments_id() -> None:
     [([4, 2, 9], (2, 9)), ([7], (7, 7)), ([], None), ([None, 3], None), ([-1, 3], None), (pa.array([0, 0]), (0, 0))],
 )
 def test_a_segments_run_range_comes_from_its_run_column(runs: object, expected: object) -> None:
-    assert run_range(runs) == expected
+    column = runs if isinstance(runs, pa.Array) else pa.array(runs, pa.int64())
+    assert run_range(column) == expected
+    assert run_range(pa.chunked_array([column])) == expected
